@@ -1,0 +1,9 @@
+//! The gateway's server core: HTTP parsing and writing, the accept loop with its
+//! timeouts and keep-alive policy, and the workloads. `gateway-host` reuses all
+//! of it and only supplies a different [`Transform`].
+
+pub mod config;
+pub mod transform;
+
+pub use config::ServerArgs;
+pub use transform::{Identity, Transform, TransformError};

@@ -1,0 +1,151 @@
+//! `cargo xtask build`: every system under test. Release binaries, the Wasm
+//! module, the `FROM scratch` images when an engine answers, and the wasmtime
+//! CLI at the embedded crate's version. What cannot be done here is said
+//! precisely and does not stop the rest.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::{docker, paths, tools, wasmtime_cli};
+
+#[derive(clap::Args, Debug, Default)]
+pub struct BuildArgs {
+    /// Skip the Docker images even when an engine answers.
+    #[arg(long)]
+    pub no_docker: bool,
+}
+
+/// One line of the build summary.
+pub struct Step {
+    pub what: &'static str,
+    pub outcome: Result<String, String>,
+}
+
+pub fn run(args: &BuildArgs) -> Result<()> {
+    let steps = build_all(args)?;
+    println!();
+    for step in &steps {
+        match &step.outcome {
+            Ok(detail) => println!("{:<16} ok: {detail}", step.what),
+            Err(reason) => println!("{:<16} skipped: {reason}", step.what),
+        }
+    }
+    Ok(())
+}
+
+/// Build everything; the hard failures (a crate that does not compile) are
+/// errors, the missing optional pieces are skipped steps.
+pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
+    let sh = Shell::new()?;
+    sh.change_dir(paths::project_root());
+    let mut steps = Vec::new();
+
+    eprintln!("==> release binaries");
+    cmd!(
+        sh,
+        "cargo build --release -p gateway-native -p gateway-host -p upstream-echo -p xtask"
+    )
+    .run()
+    .context("building the release binaries")?;
+    steps.push(Step {
+        what: "binaries",
+        outcome: Ok(paths::target_dir().join("release").display().to_string()),
+    });
+
+    eprintln!("==> wasm module ({})", paths::WASM_TARGET);
+    build_wasm(&sh)?;
+    steps.push(Step {
+        what: "wasm module",
+        outcome: Ok(paths::wasm_module().display().to_string()),
+    });
+
+    eprintln!("==> docker images");
+    let images = if args.no_docker {
+        Err("--no-docker".to_owned())
+    } else {
+        match docker::engine_version() {
+            Ok(_) => build_images(&sh).map_err(|e| format!("{e:#}")),
+            Err(e) => Err(format!("native_docker: {e:#}")),
+        }
+    };
+    if let Err(reason) = &images {
+        eprintln!("docker images: skipped: {reason}");
+    }
+    steps.push(Step {
+        what: "docker images",
+        outcome: images,
+    });
+
+    eprintln!("==> wasmtime CLI");
+    let cli = wasmtime_cli::ensure().map_err(|e| format!("wasm_host_wasmtime: {e:#}"));
+    steps.push(Step {
+        what: "wasmtime CLI",
+        outcome: cli.map(|f| format!("{} ({})", f.path.display(), f.version)),
+    });
+
+    steps.push(Step {
+        what: "wasmedge",
+        outcome: tools::wasmedge()
+            .map(|f| format!("{} ({})", f.path.display(), f.version))
+            .map_err(|e| format!("wasm_host_cli: {e:#}; set WASMEDGE=/path to run it")),
+    });
+    Ok(steps)
+}
+
+fn build_wasm(sh: &Shell) -> Result<()> {
+    let target = paths::WASM_TARGET;
+    if !tools::rustup_target_installed(target)? {
+        cmd!(sh, "rustup target add {target}")
+            .run()
+            .with_context(|| format!("installing the {target} target with rustup"))?;
+    }
+    cmd!(
+        sh,
+        "cargo build --release -p gateway-wasm --target {target}"
+    )
+    .run()
+    .context("building the Wasm module")?;
+    let module = paths::wasm_module();
+    if !module.exists() {
+        bail!("the Wasm build finished but {} is missing", module.display());
+    }
+    Ok(())
+}
+
+/// Static (`+crt-static`) builds of the gateway and the upstream, each copied
+/// into its own context folder and built `FROM scratch`: nothing is pulled.
+fn build_images(sh: &Shell) -> Result<String> {
+    let target = paths::STATIC_TARGET;
+    {
+        let _flags = sh.push_env(
+            "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
+            "-C target-feature=+crt-static",
+        );
+        cmd!(
+            sh,
+            "cargo build --release --target {target} -p gateway-native -p upstream-echo"
+        )
+        .run()
+        .context("building the static binaries")?;
+    }
+    let contexts = paths::target_dir().join("docker-context");
+    for (name, image) in [
+        ("gateway-native", docker::GATEWAY_IMAGE),
+        ("upstream-echo", docker::UPSTREAM_IMAGE),
+    ] {
+        let context = contexts.join(name);
+        sh.create_dir(&context)?;
+        copy(&paths::static_bin(name), &context.join(name))?;
+        let dockerfile = paths::project_root().join(name).join("Dockerfile");
+        docker::build_image(image, &dockerfile, &context)?;
+    }
+    Ok(format!("{}, {}", docker::GATEWAY_IMAGE, docker::UPSTREAM_IMAGE))
+}
+
+fn copy(from: &Path, to: &Path) -> Result<()> {
+    std::fs::copy(from, to)
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! The Docker engine: is it there, building the `FROM scratch` images, and
+//! containers that are removed whatever happens (labelled with our pid so a
+//! sweep can find any that a crash left behind).
+
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+pub const GATEWAY_IMAGE: &str = "wasm-gateway-bench/gateway-native:latest";
+pub const UPSTREAM_IMAGE: &str = "wasm-gateway-bench/upstream-echo:latest";
+/// Every container we start carries this label, with our pid as its value.
+pub const OWNER_LABEL: &str = "wasm-gateway-bench.owner";
+
+fn docker() -> Command {
+    let mut cmd = Command::new("docker");
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+fn run_quiet(mut cmd: Command) -> Result<String> {
+    let out = cmd.output().context("running docker (is the CLI installed?)")?;
+    if !out.status.success() {
+        bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The engine's version, or why no engine answers.
+pub fn engine_version() -> Result<String> {
+    if crate::tools::which("docker").is_none() {
+        bail!("no docker CLI on PATH");
+    }
+    let mut cmd = docker();
+    cmd.args(["version", "--format", "{{.Server.Version}}"]);
+    run_quiet(cmd).map_err(|e| {
+        let host = std::env::var("DOCKER_HOST")
+            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned());
+        anyhow::anyhow!("no Docker engine answers at {host}: {e}")
+    })
+}
+
+pub fn image_exists(image: &str) -> bool {
+    let mut cmd = docker();
+    cmd.args(["image", "inspect", "--format", "{{.Id}}", image]);
+    run_quiet(cmd).is_ok()
+}
+
+/// `docker build` with a context folder; never pulls (there is no registry).
+pub fn build_image(tag: &str, dockerfile: &std::path::Path, context: &std::path::Path) -> Result<()> {
+    let mut cmd = docker();
+    cmd.args(["build", "--pull=false", "--quiet", "-t", tag, "-f"])
+        .arg(dockerfile)
+        .arg(context);
+    run_quiet(cmd).with_context(|| format!("docker build {tag}"))?;
+    Ok(())
+}
+
+/// A detached container, force-removed on drop.
+pub struct Container {
+    pub name: String,
+    pub id: String,
+}
+
+impl Container {
+    /// `docker run -d --name NAME --label owner=<pid> ARGS...`.
+    pub fn run(name: &str, args: &[String]) -> Result<Container> {
+        let mut cmd = docker();
+        cmd.args(["run", "-d", "--pull=never", "--name", name, "--label"])
+            .arg(format!("{OWNER_LABEL}={}", std::process::id()))
+            .args(args);
+        let id = run_quiet(cmd).with_context(|| format!("docker run {name}"))?;
+        Ok(Container {
+            name: name.to_owned(),
+            id,
+        })
+    }
+
+    /// Is it still running?
+    pub fn running(&self) -> bool {
+        let mut cmd = docker();
+        cmd.args(["inspect", "--format", "{{.State.Running}}", &self.id]);
+        run_quiet(cmd).is_ok_and(|s| s == "true")
+    }
+
+    /// The container's last log lines, for error messages.
+    pub fn logs_tail(&self) -> String {
+        let mut cmd = docker();
+        cmd.args(["logs", "--tail", "20", &self.id]);
+        match cmd.output() {
+            Ok(out) => format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    pub fn remove(&self) {
+        let mut cmd = docker();
+        cmd.args(["rm", "-f", &self.id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let _ = cmd.status();
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// Remove every container this process started (belt and braces after a
+/// signal; Drop already removes them on the normal path).
+pub fn sweep_own() {
+    let mut cmd = docker();
+    cmd.args(["ps", "-aq", "--filter"])
+        .arg(format!("label={OWNER_LABEL}={}", std::process::id()));
+    if let Ok(ids) = run_quiet(cmd) {
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let mut rm = docker();
+            rm.args(["rm", "-f"]).args(&ids).stdout(Stdio::null());
+            let _ = rm.status();
+        }
+    }
+}

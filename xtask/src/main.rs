@@ -1,0 +1,38 @@
+//! `cargo xtask <command>`: see `cargo xtask --help`.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use xtask::{build, doctor, run, test};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Build and benchmark the wasm-gateway-bench variants",
+    bin_name = "cargo xtask"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build every system under test: binaries, Wasm module, Docker images, wasmtime CLI.
+    Build(build::BuildArgs),
+    /// Start one variant in the foreground (with its upstream) until Ctrl-C.
+    Run(run::RunArgs),
+    /// List every prerequisite as found or missing, and which variants can run.
+    Doctor,
+    /// Build what the tests need, then run them (the README's test command).
+    Test(test::TestArgs),
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Build(args) => build::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Doctor => doctor::run(),
+        Command::Test(args) => test::run(&args),
+    }
+}

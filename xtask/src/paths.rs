@@ -1,0 +1,68 @@
+//! Where things are: the workspace, the cargo target folder, the built
+//! binaries and module, and the tool cache outside the clone.
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (rust-analyzer's xtask convention).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(1)
+        .expect("xtask lives one folder below the workspace root")
+        .to_path_buf()
+}
+
+/// The cargo target folder: `CARGO_TARGET_DIR` when set (CI keeps it outside
+/// the clone so Wasmtime is compiled once), else `<root>/target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                project_root().join(dir)
+            }
+        }
+        _ => project_root().join("target"),
+    }
+}
+
+/// A release binary of the workspace, e.g. `gateway-native`.
+pub fn release_bin(name: &str) -> PathBuf {
+    target_dir().join("release").join(name)
+}
+
+/// The static (`+crt-static`) builds that go into the `FROM scratch` images.
+pub const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+pub fn static_bin(name: &str) -> PathBuf {
+    target_dir().join(STATIC_TARGET).join("release").join(name)
+}
+
+pub const WASM_TARGET: &str = "wasm32-wasip1";
+
+/// The module the Wasm variants run.
+pub fn wasm_module() -> PathBuf {
+    if let Some(path) = std::env::var_os("GATEWAY_WASM_MODULE") {
+        return PathBuf::from(path);
+    }
+    target_dir()
+        .join(WASM_TARGET)
+        .join("release")
+        .join("gateway-wasm.wasm")
+}
+
+/// `$CARGO_HOME` (default `~/.cargo`): the tool cache lives under it so a
+/// fresh clone, and every CI run, reuses the slow-to-build wasmtime CLI.
+pub fn cargo_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("CARGO_HOME") {
+        return PathBuf::from(home);
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    PathBuf::from(home).join(".cargo")
+}
+
+pub fn tool_cache() -> PathBuf {
+    cargo_home().join("wasm-gateway-bench")
+}

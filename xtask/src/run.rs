@@ -1,0 +1,80 @@
+//! `cargo xtask run VARIANT`: one variant in the foreground, with the
+//! upstream it needs, until Ctrl-C or SIGTERM (the study's `run_*.sh`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::upstream::Upstream;
+use crate::variants::{self, StartOpts};
+use crate::{bench_env, docker, signals};
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// native_local, native_docker, wasm_host_wasmtime_embedded,
+    /// wasm_host_wasmtime or wasm_host_cli.
+    pub variant: String,
+    /// Gateway address (default: GATEWAY_LISTEN from configs/bench.env).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Upstream address, started here (default: UPSTREAM_ADDR from
+    /// configs/bench.env). native_docker runs its own upstream container
+    /// in its network namespace instead.
+    #[arg(long)]
+    pub upstream: Option<SocketAddr>,
+}
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let variant = variants::find(&args.variant)?;
+    if let Err(reason) = variant.availability() {
+        bail!("{}: skipped: {reason}", variant.name);
+    }
+    let env = bench_env::load()?;
+    let addr = |flag: Option<SocketAddr>, key: &str| -> Result<SocketAddr> {
+        match flag {
+            Some(addr) => Ok(addr),
+            None => bench_env::get(&env, key)
+                .with_context(|| format!("{key} missing from configs/bench.env"))?
+                .parse()
+                .with_context(|| format!("{key} in configs/bench.env")),
+        }
+    };
+    let listen = addr(args.listen, "GATEWAY_LISTEN")?;
+    let upstream_addr = addr(args.upstream, "UPSTREAM_ADDR")?;
+    signals::install();
+
+    let upstream = if variant.needs_host_upstream() {
+        let up = Upstream::start(upstream_addr, None, None)?;
+        eprintln!("upstream-echo listening on http://{}", up.addr);
+        Some(up)
+    } else {
+        if args.upstream.is_some() {
+            eprintln!("note: native_docker uses its own upstream container (127.0.0.1:18080 in its network namespace); --upstream is not used");
+        }
+        None
+    };
+    let mut opts = StartOpts::new(upstream.as_ref().map_or(upstream_addr, |u| u.addr));
+    opts.listen = Some(listen);
+    opts.env = env;
+    let mut running = variant.start(&opts)?;
+    eprintln!(
+        "{} listening on http://{} (Ctrl-C to stop)",
+        variant.name, running.addr
+    );
+
+    let outcome = loop {
+        if signals::interrupted() {
+            eprintln!("stopping {}", variant.name);
+            break Ok(());
+        }
+        if !running.alive() {
+            break Err(anyhow::anyhow!("{} exited on its own", variant.name));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    running.stop();
+    drop(upstream);
+    docker::sweep_own();
+    outcome
+}

@@ -1,0 +1,36 @@
+//! `cargo xtask test`: build everything the tests start (release binaries,
+//! the module, the images, the wasmtime CLI), then run the workspace's tests
+//! against those builds. `--release` so the tests reuse the release Wasmtime
+//! instead of compiling it a second time in the debug profile.
+
+use anyhow::{Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::build::{self, BuildArgs};
+use crate::{paths, tools};
+
+#[derive(clap::Args, Debug)]
+pub struct TestArgs {
+    /// Arguments passed on to `cargo test` (e.g. a test name filter).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}
+
+pub fn run(args: &TestArgs) -> Result<()> {
+    build::build_all(&BuildArgs::default())?;
+    let sh = Shell::new()?;
+    sh.change_dir(paths::project_root());
+    let _module = sh.push_env("GATEWAY_WASM_MODULE", paths::wasm_module());
+    let _cli = match tools::wasmtime_cli() {
+        Ok(found) => Some(sh.push_env("WASMTIME", found.path)),
+        Err(e) => {
+            eprintln!("warning: {e:#}; the tests that need the wasmtime CLI will fail");
+            None
+        }
+    };
+    let rest = &args.rest;
+    cmd!(sh, "cargo test --release --workspace {rest...}")
+        .run()
+        .context("cargo test failed")?;
+    Ok(())
+}

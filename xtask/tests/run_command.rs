@@ -1,0 +1,118 @@
+//! `cargo xtask run VARIANT` serves until SIGTERM and then leaves nothing
+//! behind: no gateway or upstream process, no container.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use xtask::probe;
+
+/// Pids whose parent is `pid`, from /proc.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut kids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // Fields after the `(comm)`: state, ppid, ...
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let ppid: u32 = after.split(' ').nth(1).unwrap().parse().unwrap();
+        if ppid == pid {
+            kids.push(child);
+        }
+    }
+    kids
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
+}
+
+fn run_then_terminate(variant: &str, expected_hello: &str) {
+    let mut xtask = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["run", variant, "--listen"])
+        .arg(if variant == "native_docker" {
+            format!("127.0.0.1:{}", probe::free_port().unwrap())
+        } else {
+            "127.0.0.1:0".to_owned()
+        })
+        .args(["--upstream", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = xtask.id();
+    let mut lines = BufReader::new(xtask.stderr.take().unwrap()).lines();
+    let addr: SocketAddr = loop {
+        let line = lines
+            .next()
+            .expect("xtask run ended before listening")
+            .unwrap();
+        let prefix = format!("{variant} listening on http://");
+        if let Some(rest) = line.strip_prefix(&prefix) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+
+    let reply = probe::get(addr, "/", Duration::from_secs(5)).unwrap();
+    assert_eq!((reply.status, reply.text().as_str()), (200, expected_hello));
+    let kids = children_of(pid);
+    if variant != "native_docker" {
+        assert!(kids.len() >= 2, "gateway and upstream expected, got {kids:?}");
+    }
+
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = xtask.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "xtask run ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    for kid in kids {
+        assert!(!alive(kid), "child {kid} outlived `xtask run`");
+    }
+    assert!(probe::get(addr, "/", Duration::from_millis(500)).is_err());
+    let containers = Command::new("docker")
+        .args(["ps", "-aq", "--filter"])
+        .arg(format!("label=wasm-gateway-bench.owner={pid}"))
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    assert_eq!(containers, "", "containers left behind");
+}
+
+#[test]
+fn run_native_local_stops_cleanly_on_sigterm() {
+    run_then_terminate("native_local", "hello");
+}
+
+#[test]
+fn run_embedded_stops_cleanly_on_sigterm() {
+    run_then_terminate("wasm_host_wasmtime_embedded", "wasm:hello");
+}
+
+#[test]
+fn run_native_docker_stops_cleanly_on_sigterm() {
+    run_then_terminate("native_docker", "hello");
+}
+
+#[test]
+fn run_an_unknown_variant_says_which_exist() {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["run", "native"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown variant") && err.contains("native_local"), "{err}");
+}
