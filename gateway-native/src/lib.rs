@@ -3,7 +3,15 @@
 //! of it and only supplies a different [`Transform`].
 
 pub mod config;
+pub mod http;
+pub mod listen;
+pub mod log;
+pub mod proxy;
+pub mod server;
+pub mod signals;
 pub mod transform;
+pub mod workloads;
 
 pub use config::ServerArgs;
 pub use transform::{Identity, Transform, TransformError};
+pub use workloads::compute_chain;
