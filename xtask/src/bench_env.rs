@@ -54,7 +54,10 @@ mod tests {
     #[test]
     fn parses_comments_exports_and_quotes() {
         let pairs = parse("# c\nA=1\nexport B=\"x y\"\n\n").unwrap();
-        assert_eq!(pairs, [("A".into(), "1".into()), ("B".into(), "x y".into())]);
+        assert_eq!(
+            pairs,
+            [("A".into(), "1".into()), ("B".into(), "x y".into())]
+        );
         assert!(parse("oops").is_err());
     }
 

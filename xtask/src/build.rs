@@ -109,7 +109,10 @@ fn build_wasm(sh: &Shell) -> Result<()> {
     .context("building the Wasm module")?;
     let module = paths::wasm_module();
     if !module.exists() {
-        bail!("the Wasm build finished but {} is missing", module.display());
+        bail!(
+            "the Wasm build finished but {} is missing",
+            module.display()
+        );
     }
     Ok(())
 }
@@ -141,7 +144,11 @@ fn build_images(sh: &Shell) -> Result<String> {
         let dockerfile = paths::project_root().join(name).join("Dockerfile");
         docker::build_image(image, &dockerfile, &context)?;
     }
-    Ok(format!("{}, {}", docker::GATEWAY_IMAGE, docker::UPSTREAM_IMAGE))
+    Ok(format!(
+        "{}, {}",
+        docker::GATEWAY_IMAGE,
+        docker::UPSTREAM_IMAGE
+    ))
 }
 
 fn copy(from: &Path, to: &Path) -> Result<()> {

@@ -18,7 +18,9 @@ fn docker() -> Command {
 }
 
 fn run_quiet(mut cmd: Command) -> Result<String> {
-    let out = cmd.output().context("running docker (is the CLI installed?)")?;
+    let out = cmd
+        .output()
+        .context("running docker (is the CLI installed?)")?;
     if !out.status.success() {
         bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
     }
@@ -46,7 +48,11 @@ pub fn image_exists(image: &str) -> bool {
 }
 
 /// `docker build` with a context folder; never pulls (there is no registry).
-pub fn build_image(tag: &str, dockerfile: &std::path::Path, context: &std::path::Path) -> Result<()> {
+pub fn build_image(
+    tag: &str,
+    dockerfile: &std::path::Path,
+    context: &std::path::Path,
+) -> Result<()> {
     let mut cmd = docker();
     cmd.args(["build", "--pull=false", "--quiet", "-t", tag, "-f"])
         .arg(dockerfile)

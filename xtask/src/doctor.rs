@@ -80,7 +80,10 @@ pub fn run() -> Result<()> {
     for check in checks() {
         match check.found {
             Ok(detail) => println!("found    {:<14} {detail}", check.what),
-            Err(reason) => println!("MISSING  {:<14} {reason}\n         {:<14} -> {}", check.what, "", check.how),
+            Err(reason) => println!(
+                "MISSING  {:<14} {reason}\n         {:<14} -> {}",
+                check.what, "", check.how
+            ),
         }
     }
     println!();

@@ -2,20 +2,29 @@
 //! clap dispatch; everything else is here so the integration tests can start
 //! variants exactly as the suites do.
 
+pub mod bench;
 pub mod bench_env;
 pub mod build;
 pub mod docker;
 pub mod doctor;
+pub mod load;
+pub mod manifest;
 pub mod paths;
 pub mod probe;
 pub mod process;
+pub mod progress;
+pub mod raw;
+pub mod report;
+pub mod results;
 pub mod run;
 pub mod sample;
 pub mod signals;
+pub mod stats;
 pub mod test;
 pub mod tools;
 pub mod upstream;
 pub mod variants;
 pub mod wasmtime_cli;
+pub mod workloads;
 
 pub use paths::project_root;

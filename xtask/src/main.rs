@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use xtask::{build, doctor, run, test};
+use xtask::{bench, build, doctor, report, run, test};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +26,11 @@ enum Command {
     Doctor,
     /// Build what the tests need, then run them (the README's test command).
     Test(test::TestArgs),
+    /// Run benchmark suites into a run folder (results/runs/<timestamp>).
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
+    /// Rebuild summaries, plots and the report of a run from its raw data.
+    Report(report::ReportArgs),
 }
 
 fn main() -> Result<()> {
@@ -34,5 +39,7 @@ fn main() -> Result<()> {
         Command::Run(args) => run::run(&args),
         Command::Doctor => doctor::run(),
         Command::Test(args) => test::run(&args),
+        Command::Bench(cmd) => bench::run(&cmd),
+        Command::Report(args) => report::run(&args),
     }
 }

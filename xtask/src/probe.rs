@@ -52,7 +52,13 @@ pub fn parse(raw: &[u8]) -> Result<Reply> {
         .headers
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-        .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse::<usize>().ok())
+        .and_then(|h| {
+            std::str::from_utf8(h.value)
+                .ok()?
+                .trim()
+                .parse::<usize>()
+                .ok()
+        })
     {
         if body.len() < len {
             bail!("body shorter than Content-Length ({} < {len})", body.len());

@@ -12,6 +12,23 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
+/// Pin the calling thread (and what it spawns later) to one CPU. Only
+/// async-signal-safe calls, so `pre_exec` can use it too.
+pub fn pin_thread(cpu: usize) -> std::io::Result<()> {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: cpu_set_t is plain data; pid 0 is the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// A running child process, killed and reaped on drop.
 pub struct Proc {
     name: String,
@@ -27,16 +44,10 @@ impl Proc {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                if let Some(cpu) = cpu {
-                    let mut set: libc::cpu_set_t = std::mem::zeroed();
-                    libc::CPU_SET(cpu, &mut set);
-                    if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
-                        != 0
-                    {
-                        return Err(std::io::Error::last_os_error());
-                    }
+                match cpu {
+                    Some(cpu) => pin_thread(cpu),
+                    None => Ok(()),
                 }
-                Ok(())
             });
         }
         cmd.process_group(0);
@@ -96,7 +107,10 @@ impl Proc {
                 bail!("{} exited before listening: {status}", self.name);
             }
             if Instant::now() > deadline {
-                bail!("{} did not print `listening on` within {timeout:?}", self.name);
+                bail!(
+                    "{} did not print `listening on` within {timeout:?}",
+                    self.name
+                );
             }
         }
     }

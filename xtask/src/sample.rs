@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What to sample.
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ pub enum Target {
 }
 
 /// One reading.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Sample {
     /// Milliseconds since the sampler started.
     pub t_ms: f64,
@@ -114,7 +114,8 @@ fn read_process(pid: u32) -> Result<(u64, f64)> {
     let own = stat_fields(pid)?;
     let ticks = ticks_per_sec();
     let page = page_kb();
-    let mut cpu_ticks = field(&own, UTIME) + field(&own, STIME) + field(&own, CUTIME) + field(&own, CSTIME);
+    let mut cpu_ticks =
+        field(&own, UTIME) + field(&own, STIME) + field(&own, CUTIME) + field(&own, CSTIME);
     let mut rss_kb = field(&own, RSS_PAGES) * page;
     for child in descendants(pid) {
         if let Ok(f) = stat_fields(child) {
@@ -147,9 +148,13 @@ fn read_container(id: &str) -> Result<(u64, f64)> {
         return Ok((rss / 1024, ns as f64 / 1e6));
     }
     if let Some(dir) = cgroup_file(&v2) {
-        let usec = stat_value(&std::fs::read_to_string(dir.join("cpu.stat"))?, "usage_usec")
-            .context("cpu.stat without usage_usec")?;
-        let anon = stat_value(&std::fs::read_to_string(dir.join("memory.stat"))?, "anon").unwrap_or(0);
+        let usec = stat_value(
+            &std::fs::read_to_string(dir.join("cpu.stat"))?,
+            "usage_usec",
+        )
+        .context("cpu.stat without usage_usec")?;
+        let anon =
+            stat_value(&std::fs::read_to_string(dir.join("memory.stat"))?, "anon").unwrap_or(0);
         return Ok((anon / 1024, usec as f64 / 1e3));
     }
     bail!("no cgroup found for container {id}")
@@ -219,7 +224,11 @@ pub fn summarize(samples: &[Sample]) -> Option<Usage> {
         rss_peak_kb: samples.iter().map(|s| s.rss_kb).max().unwrap_or(0),
         rss_mean_kb: samples.iter().map(|s| s.rss_kb as f64).sum::<f64>() / samples.len() as f64,
         cpu_ms,
-        cpu_pct_mean: if wall_ms > 0.0 { cpu_ms / wall_ms * 100.0 } else { 0.0 },
+        cpu_pct_mean: if wall_ms > 0.0 {
+            cpu_ms / wall_ms * 100.0
+        } else {
+            0.0
+        },
     })
 }
 
@@ -236,8 +245,17 @@ mod tests {
 
     #[test]
     fn summary_of_samples() {
-        let s = |t_ms, rss_kb, cpu_ms| Sample { t_ms, rss_kb, cpu_ms };
-        let usage = summarize(&[s(0.0, 100, 10.0), s(500.0, 300, 260.0), s(1000.0, 200, 510.0)]).unwrap();
+        let s = |t_ms, rss_kb, cpu_ms| Sample {
+            t_ms,
+            rss_kb,
+            cpu_ms,
+        };
+        let usage = summarize(&[
+            s(0.0, 100, 10.0),
+            s(500.0, 300, 260.0),
+            s(1000.0, 200, 510.0),
+        ])
+        .unwrap();
         assert_eq!(usage.rss_peak_kb, 300);
         assert_eq!(usage.rss_mean_kb, 200.0);
         assert_eq!(usage.cpu_ms, 500.0);

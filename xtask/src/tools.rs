@@ -119,7 +119,10 @@ pub fn wasmedge() -> Result<Found> {
         None => which("wasmedge").context("wasmedge not found")?,
     };
     if !is_executable(&path) {
-        bail!("wasmedge not found: WASMEDGE={} is not an executable", path.display());
+        bail!(
+            "wasmedge not found: WASMEDGE={} is not an executable",
+            path.display()
+        );
     }
     let version = version_line(&path, &["--version"])?;
     Ok(Found { path, version })

@@ -66,7 +66,10 @@ pub const VARIANTS: &[Variant] = &[
 pub fn find(name: &str) -> Result<&'static Variant> {
     VARIANTS.iter().find(|v| v.name == name).with_context(|| {
         let names: Vec<_> = VARIANTS.iter().map(|v| v.name).collect();
-        format!("unknown variant {name:?}; the variants are {}", names.join(", "))
+        format!(
+            "unknown variant {name:?}; the variants are {}",
+            names.join(", ")
+        )
     })
 }
 
@@ -134,6 +137,17 @@ impl Running {
         }
     }
 
+    /// SIGKILL and reap at once, or remove the container (the cold suite's
+    /// `kill -9`).
+    pub fn kill(mut self) {
+        if let Some(mut proc) = self.proc.take() {
+            proc.kill_now();
+        }
+        for c in self.containers.drain(..) {
+            c.remove();
+        }
+    }
+
     /// Stop it now (Drop does the same).
     pub fn stop(mut self) {
         if let Some(mut proc) = self.proc.take() {
@@ -172,13 +186,16 @@ impl Variant {
     }
 
     /// The gateway program and its runtime flags, or why it cannot run.
-    fn program(&self) -> Result<(PathBuf, Vec<String>), String> {
+    pub fn program(&self) -> Result<(PathBuf, Vec<String>), String> {
         let built = |name: &str| {
             let path = paths::release_bin(name);
             if path.exists() {
                 Ok(path)
             } else {
-                Err(format!("{} is not built (run `cargo xtask build`)", path.display()))
+                Err(format!(
+                    "{} is not built (run `cargo xtask build`)",
+                    path.display()
+                ))
             }
         };
         match self.launch {
@@ -261,6 +278,45 @@ impl Variant {
         Ok(running)
     }
 
+    /// Spawn the variant on `port` without waiting for it: the cold-start
+    /// suite times from here to the first 200. Docker runs the gateway
+    /// container alone with its own published port, as the study's
+    /// `docker run` did (the pod's upstream is not part of a cold start).
+    pub fn spawn_cold(&'static self, port: u16, opts: &StartOpts) -> Result<Running> {
+        let (program, runtime_args) = self.program().map_err(anyhow::Error::msg)?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if self.launch == Launch::Docker {
+            let mut args = vec!["-p".to_owned(), format!("{addr}:18081")];
+            if let Some(cpu) = opts.cpu {
+                args.push(format!("--cpuset-cpus={cpu}"));
+            }
+            args.push(docker::GATEWAY_IMAGE.to_owned());
+            let name = format!("wgb-cold-{}-{port}-{}", std::process::id(), unique());
+            let gateway = Container::run(&name, &args)?;
+            return Ok(Running {
+                variant: self,
+                addr,
+                proc: None,
+                containers: vec![gateway],
+            });
+        }
+        let mut cmd = process::command(&program, opts.log.as_deref())?;
+        cmd.args(&runtime_args)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--upstream")
+            .arg(opts.upstream.to_string())
+            .envs(opts.env.iter().map(|(k, v)| (k, v)))
+            .stdout(std::process::Stdio::null());
+        let proc = Proc::spawn(self.name, cmd, opts.cpu)?;
+        Ok(Running {
+            variant: self,
+            addr,
+            proc: Some(proc),
+            containers: Vec::new(),
+        })
+    }
+
     /// The gateway container joins the network namespace of its own upstream
     /// container (a pod): the proxy workload reaches the upstream on
     /// 127.0.0.1:18080 without DNS (a static glibc binary in a scratch image
@@ -336,7 +392,10 @@ mod tests {
 
     #[test]
     fn wasm_variants_expect_the_prefix() {
-        assert_eq!(find("native_local").unwrap().expected_body("hello"), "hello");
+        assert_eq!(
+            find("native_local").unwrap().expected_body("hello"),
+            "hello"
+        );
         assert_eq!(
             find("wasm_host_cli").unwrap().expected_body("hello"),
             "wasm:hello"

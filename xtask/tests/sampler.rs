@@ -37,8 +37,14 @@ fn counts_cpu_of_reaped_busy_children() {
     let mut lines = text.lines();
     let own_ms = parse_times(lines.next().unwrap());
     let children_ms = parse_times(lines.next().unwrap());
-    assert!(children_ms > 100.0, "the busy children used only {children_ms} ms");
-    assert!(own_ms < children_ms / 2.0, "the work should be in the children");
+    assert!(
+        children_ms > 100.0,
+        "the busy children used only {children_ms} ms"
+    );
+    assert!(
+        own_ms < children_ms / 2.0,
+        "the work should be in the children"
+    );
 
     let sampled_ms = samples.iter().map(|s| s.cpu_ms).fold(0.0, f64::max);
     let reference = own_ms + children_ms;

@@ -41,7 +41,11 @@ fn check_workloads(variant: &'static Variant, upstream: SocketAddr) {
     let name = variant.name;
 
     assert_eq!(ok_body(addr, "/health"), "ok", "{name} /health");
-    assert_eq!(ok_body(addr, "/"), variant.expected_body("hello"), "{name} /");
+    assert_eq!(
+        ok_body(addr, "/"),
+        variant.expected_body("hello"),
+        "{name} /"
+    );
     assert_eq!(
         ok_body(addr, "/compute?iters=7"),
         variant.expected_body(&reference_chain(7)),
@@ -56,19 +60,33 @@ fn check_workloads(variant: &'static Variant, upstream: SocketAddr) {
     let counter = |body: String| -> u64 {
         let digits = body.strip_prefix("wasm:").unwrap_or(&body);
         assert_eq!(body, variant.expected_body(digits), "{name} /state");
-        digits.parse().unwrap_or_else(|_| panic!("{name} /state body {body:?}"))
+        digits
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} /state body {body:?}"))
     };
     let first = counter(ok_body(addr, "/state"));
     let second = counter(ok_body(addr, "/state"));
-    assert_eq!(second, first + 1, "{name} state increases by one per request");
+    assert_eq!(
+        second,
+        first + 1,
+        "{name} state increases by one per request"
+    );
 
     assert_eq!(
         ok_body(addr, "/some/proxied/path"),
         variant.expected_body(UPSTREAM_TEXT),
         "{name} proxy"
     );
-    assert_eq!(get(addr, "/compute?iters=abc").status, 400, "{name} bad iters");
-    assert_eq!(ok_body(addr, "/"), variant.expected_body("hello"), "{name} after a 400");
+    assert_eq!(
+        get(addr, "/compute?iters=abc").status,
+        400,
+        "{name} bad iters"
+    );
+    assert_eq!(
+        ok_body(addr, "/"),
+        variant.expected_body("hello"),
+        "{name} after a 400"
+    );
     running.stop();
 }
 

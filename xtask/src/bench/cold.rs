@@ -1,0 +1,210 @@
+//! Cold start: spawn the variant (or `docker run` it), poll `GET /` every
+//! 100 µs until the first 200, take the time since the spawn, kill it. The
+//! study timed `hyperfine` + `curl` + a 10 ms sleep loop, so its native figure
+//! was mostly tool overhead; `--method hyperfine` reproduces that side by side.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use super::Session;
+use crate::manifest::Cell;
+use crate::raw::ColdSample;
+use crate::variants::{Launch, Variant};
+use crate::{docker, probe, results, signals};
+
+const POLL: Duration = Duration::from_micros(100);
+const GIVE_UP: Duration = Duration::from_secs(60);
+
+pub fn run(s: &mut Session) -> Result<()> {
+    if s.methods.iter().any(|m| m == "harness") {
+        harness(s)?;
+    }
+    if s.methods.iter().any(|m| m == "hyperfine") {
+        hyperfine(s)?;
+    }
+    Ok(())
+}
+
+fn harness(s: &mut Session) -> Result<()> {
+    let mut rows: Vec<ColdSample> = Vec::new();
+    let samples = s.profile.cold_samples;
+    for repeat in 0..s.profile.cold_repeats {
+        for variant in s.order(repeat) {
+            if signals::interrupted() {
+                return Ok(());
+            }
+            let label = format!("cold {} repeat {}", variant.name, repeat + 1);
+            s.progress.cell(&label);
+            let raw = format!("raw/cold/{}.csv", variant.name);
+            let mut cell = Cell {
+                suite: "cold".to_owned(),
+                variant: variant.name.to_owned(),
+                workload: Some("hello".to_owned()),
+                detail: format!("harness, {samples} samples"),
+                repeat: Some(repeat),
+                status: "ok".to_owned(),
+                error: None,
+                raw: Some(raw.clone()),
+            };
+            let mut outcome = String::new();
+            for i in 0..samples {
+                match sample(s, variant) {
+                    Ok(ms) => rows.push(ColdSample {
+                        variant: variant.name.to_owned(),
+                        repeat,
+                        sample: i,
+                        ms,
+                    }),
+                    Err(e) => {
+                        cell.status = "failed".to_owned();
+                        cell.error = Some(format!("sample {i}: {e:#}"));
+                        outcome = format!("failed: {e:#}");
+                        break;
+                    }
+                }
+            }
+            let mine: Vec<&ColdSample> =
+                rows.iter().filter(|r| r.variant == variant.name).collect();
+            results::write_csv(&s.path(&raw), &mine)?;
+            if outcome.is_empty() {
+                let recent: Vec<f64> = mine.iter().rev().take(samples).map(|r| r.ms).collect();
+                outcome = format!("median {:.2} ms", crate::stats::median(&recent));
+            }
+            let planned = Duration::from_secs_f64(0.3 * samples as f64);
+            s.progress.done(&label, planned, &outcome);
+            s.record(cell)?;
+        }
+    }
+    Ok(())
+}
+
+/// One exec-to-first-200, in milliseconds.
+fn sample(s: &Session, variant: &'static Variant) -> Result<f64> {
+    let opts = s.start_opts(variant);
+    let port = probe::free_port()?;
+    let started = Instant::now();
+    let mut running = variant.spawn_cold(port, &opts)?;
+    let addr = running.addr;
+    let docker = variant.launch == Launch::Docker;
+    let mut polls = 0u64;
+    let elapsed = loop {
+        if let Ok(reply) = probe::get(addr, "/", Duration::from_secs(2)) {
+            if reply.status == 200 {
+                break started.elapsed();
+            }
+        }
+        polls += 1;
+        if signals::interrupted() {
+            running.kill();
+            bail!("interrupted");
+        }
+        // Docker's liveness costs a CLI call: check it only now and then.
+        if (!docker || polls.is_multiple_of(2000)) && !running.alive() {
+            bail!("{} exited before answering", variant.name);
+        }
+        if started.elapsed() > GIVE_UP {
+            running.kill();
+            bail!("no 200 on / within {GIVE_UP:?}");
+        }
+        std::thread::sleep(POLL);
+    };
+    running.kill();
+    Ok(elapsed.as_secs_f64() * 1e3)
+}
+
+/// The study's method: hyperfine runs a shell that starts the gateway, polls
+/// `/health` with curl every 10 ms, fires one `curl /`, then kills it.
+fn hyperfine(s: &mut Session) -> Result<()> {
+    let Ok(found) = crate::tools::simple("hyperfine", &["--version"]) else {
+        s.progress.note(
+            "cold --method hyperfine: skipped: hyperfine not found (apt-get install hyperfine)",
+        );
+        return Ok(());
+    };
+    let runs = s.profile.cold_repeats * s.profile.cold_samples;
+    for variant in s.order(0) {
+        if signals::interrupted() {
+            return Ok(());
+        }
+        let label = format!("cold {} (hyperfine)", variant.name);
+        s.progress.cell(&label);
+        let raw = format!("raw/cold/{}.hyperfine.json", variant.name);
+        let port = probe::free_port()?;
+        let script = match shell_script(s, variant, port) {
+            Ok(script) => script,
+            Err(e) => {
+                s.progress.note(&format!("{label}: failed: {e:#}"));
+                continue;
+            }
+        };
+        let out = std::process::Command::new(&found.path)
+            .args([
+                "--warmup",
+                "0",
+                "--runs",
+                &runs.to_string(),
+                "--style",
+                "none",
+                "--export-json",
+            ])
+            .arg(s.path(&raw))
+            .arg(&script)
+            .stdin(std::process::Stdio::null())
+            .output();
+        docker::sweep_own();
+        let (status, error) = match out {
+            Ok(o) if o.status.success() => ("ok", None),
+            Ok(o) => (
+                "failed",
+                Some(String::from_utf8_lossy(&o.stderr).trim().to_owned()),
+            ),
+            Err(e) => ("failed", Some(e.to_string())),
+        };
+        s.progress
+            .done(&label, Duration::from_secs_f64(0.3 * runs as f64), status);
+        s.record(Cell {
+            suite: "cold".to_owned(),
+            variant: variant.name.to_owned(),
+            workload: Some("hello".to_owned()),
+            detail: format!("hyperfine, {runs} runs"),
+            repeat: None,
+            status: status.to_owned(),
+            error,
+            raw: Some(raw),
+        })?;
+    }
+    Ok(())
+}
+
+fn shell_script(s: &Session, variant: &'static Variant, port: u16) -> Result<String> {
+    let url = format!("http://127.0.0.1:{port}");
+    let wait = format!(
+        "until curl -fsS -o /dev/null {url}/health 2>/dev/null; do sleep 0.01; done; curl -fsS -o /dev/null {url}/"
+    );
+    let pin = s
+        .gateway_cpu
+        .map(|c| format!("taskset -c {c} "))
+        .unwrap_or_default();
+    if variant.launch == Launch::Docker {
+        let name = format!("wgb-hyperfine-{}-{port}", std::process::id());
+        let cpus = s
+            .gateway_cpu
+            .map(|c| format!("--cpuset-cpus={c} "))
+            .unwrap_or_default();
+        return Ok(format!(
+            "docker run -d --rm --pull=never --name {name} --label {}={} {cpus}-p 127.0.0.1:{port}:18081 {} >/dev/null; {wait}; docker rm -f {name} >/dev/null",
+            docker::OWNER_LABEL,
+            std::process::id(),
+            docker::GATEWAY_IMAGE
+        ));
+    }
+    let (program, args) = variant.program().map_err(anyhow::Error::msg)?;
+    let mut line = format!("{pin}{}", program.display());
+    for arg in args {
+        line.push_str(&format!(" '{arg}'"));
+    }
+    Ok(format!(
+        "{line} --listen 127.0.0.1:{port} >/dev/null 2>&1 & pid=$!; {wait}; kill -9 $pid; wait $pid 2>/dev/null; true"
+    ))
+}

@@ -1,0 +1,114 @@
+//! `cargo xtask bench cold|warm|throughput|all`: the study's benchmark
+//! pipeline. A suite starts variants (variants.rs), drives load (load/),
+//! samples resources (sample.rs) and writes `raw/`; the summaries are
+//! computed from `raw/` afterwards (report/), never written by a suite.
+
+mod cold;
+mod profile;
+mod session;
+mod throughput;
+mod warm;
+
+pub use profile::Profile;
+pub use session::Session;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::{report, signals};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Cold start: exec (or `docker run`) to the first HTTP 200 on `/`.
+    Cold(BenchArgs),
+    /// Warm latency on one persistent connection (and curl per request).
+    Warm(BenchArgs),
+    /// Throughput and resources across connection levels.
+    Throughput(BenchArgs),
+    /// Cold, warm and throughput into one run folder, then the summary.
+    All(BenchArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// quick (minutes, for PRs and tests) or full (the study's matrix).
+    #[arg(long, default_value = "quick")]
+    pub profile: String,
+    /// Variants to run, comma-separated (default: all five).
+    #[arg(long, value_delimiter = ',')]
+    pub variants: Vec<String>,
+    /// Workloads: hello, compute, state, proxy (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Vec<String>,
+    /// Throughput connection levels (default: the profile's).
+    #[arg(long, value_delimiter = ',')]
+    pub connections: Vec<usize>,
+    /// Seconds per throughput cell (default: the profile's).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Throughput repeats, interleaved across variants (default: the profile's).
+    #[arg(long)]
+    pub repeats: Option<usize>,
+    /// Open-loop offered rates in requests/s (wrk2's model), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub rate: Vec<f64>,
+    /// Cold start: samples per repeat (default: the profile's).
+    #[arg(long)]
+    pub cold_samples: Option<usize>,
+    /// Warm latency: measured requests (default: the profile's).
+    #[arg(long)]
+    pub warm_requests: Option<usize>,
+    /// Cold-start method: harness (exec to first 200, timed inside) and/or
+    /// hyperfine (the study's method, side by side).
+    #[arg(long, value_delimiter = ',', default_value = "harness")]
+    pub method: Vec<String>,
+    /// Warm-latency client: persistent (one keep-alive connection) and/or
+    /// curl (the study's curl per request).
+    #[arg(long, value_delimiter = ',', default_value = "persistent,curl")]
+    pub client: Vec<String>,
+    /// Run folder (default: results/runs/<UTC timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Do not pin the gateway to CPU 0 and the load generator to CPU 1.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Seed of the shuffled variant order.
+    #[arg(long, default_value_t = 20_260_101)]
+    pub seed: u64,
+    /// Do not render plots and the report at the end.
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+pub fn run(cmd: &BenchCmd) -> Result<()> {
+    let (suites, args): (&[&str], &BenchArgs) = match cmd {
+        BenchCmd::Cold(a) => (&["cold"], a),
+        BenchCmd::Warm(a) => (&["warm"], a),
+        BenchCmd::Throughput(a) => (&["throughput"], a),
+        BenchCmd::All(a) => (&["cold", "warm", "throughput"], a),
+    };
+    signals::install();
+    let mut session = Session::open(args, suites)?;
+    let outcome = run_suites(&mut session, suites);
+    let root = session.finish(&outcome)?;
+    report::summarize(&root, !args.no_report)?;
+    println!("{}", report::screen_table(&root)?);
+    println!("run folder: {}", root.display());
+    outcome
+}
+
+fn run_suites(session: &mut Session, suites: &[&str]) -> Result<()> {
+    for suite in suites {
+        if signals::interrupted() {
+            break;
+        }
+        match *suite {
+            "cold" => cold::run(session)?,
+            "warm" => warm::run(session)?,
+            "throughput" => throughput::run(session)?,
+            _ => unreachable!("suites are fixed above"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! `quick` and `full`: how many samples, levels and seconds each suite takes.
+//! `full` is the study's matrix; `quick` keeps its shape in a few minutes.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    pub name: &'static str,
+    /// Cold start: repeats x samples per variant.
+    pub cold_repeats: usize,
+    pub cold_samples: usize,
+    /// Warm latency: discarded then measured requests per (variant, workload, client).
+    pub warm_warmup: usize,
+    pub warm_requests: usize,
+    /// Throughput: connection levels, seconds per cell, repeats.
+    pub connections: Vec<usize>,
+    #[serde(with = "secs", rename = "duration_s")]
+    pub duration: Duration,
+    pub repeats: usize,
+    /// TechEmpower's habit: a short primer at 8 connections after a variant
+    /// starts, then a warm-up at the highest level before each workload.
+    #[serde(with = "secs", rename = "primer_s")]
+    pub primer: Duration,
+    #[serde(with = "secs", rename = "warmup_s")]
+    pub warmup: Duration,
+    /// Open-loop cells: offered rates (requests/s), at `open_connections`.
+    pub rates: Vec<f64>,
+    pub open_connections: usize,
+}
+
+impl Profile {
+    pub fn quick() -> Profile {
+        Profile {
+            name: "quick",
+            cold_repeats: 3,
+            cold_samples: 5,
+            warm_warmup: 10,
+            warm_requests: 100,
+            connections: vec![10, 100, 400],
+            duration: Duration::from_secs(2),
+            repeats: 2,
+            primer: Duration::from_millis(500),
+            warmup: Duration::from_millis(500),
+            rates: Vec::new(),
+            open_connections: 100,
+        }
+    }
+
+    /// The study's matrix (cold 3 x 20, warm 20 + 300, seven levels of 30 s).
+    pub fn full() -> Profile {
+        Profile {
+            name: "full",
+            cold_repeats: 3,
+            cold_samples: 20,
+            warm_warmup: 20,
+            warm_requests: 300,
+            connections: vec![10, 50, 100, 200, 400, 800, 1200],
+            duration: Duration::from_secs(30),
+            repeats: 3,
+            primer: Duration::from_secs(5),
+            warmup: Duration::from_secs(10),
+            rates: Vec::new(),
+            open_connections: 100,
+        }
+    }
+
+    pub fn by_name(name: &str) -> anyhow::Result<Profile> {
+        match name {
+            "quick" => Ok(Profile::quick()),
+            "full" => Ok(Profile::full()),
+            other => anyhow::bail!("unknown profile {other:?}; use quick or full"),
+        }
+    }
+}
+
+mod secs {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}

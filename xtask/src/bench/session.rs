@@ -1,0 +1,288 @@
+//! One benchmark run: its folder and manifest, the variants that can run
+//! (and the skipped ones with their reasons), the profile after overrides,
+//! CPU pinning, the shared upstream, and progress. Suites ask it for start
+//! options and hand it each finished cell.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use super::{BenchArgs, Profile};
+use crate::manifest::{self, Cell, Manifest, Pinning, VariantStatus};
+use crate::progress::Progress;
+use crate::results::{self, RunDir};
+use crate::upstream::Upstream;
+use crate::variants::{self, StartOpts, Variant};
+use crate::workloads::{self, Workload};
+use crate::{docker, signals};
+
+pub struct Session {
+    pub run: RunDir,
+    pub manifest: Manifest,
+    pub profile: Profile,
+    pub variants: Vec<&'static Variant>,
+    pub workloads: Vec<&'static Workload>,
+    pub methods: Vec<String>,
+    pub clients: Vec<String>,
+    pub seed: u64,
+    pub gateway_cpu: Option<usize>,
+    pub load_cpu: Option<usize>,
+    pub progress: Progress,
+    upstream: Option<Upstream>,
+}
+
+impl Session {
+    pub fn open(args: &BenchArgs, suites: &[&str]) -> Result<Session> {
+        let mut profile = Profile::by_name(&args.profile)?;
+        if !args.connections.is_empty() {
+            profile.connections = args.connections.clone();
+        }
+        if let Some(secs) = args.duration {
+            if !(secs.is_finite() && secs > 0.0 && secs <= 3600.0) {
+                bail!("--duration must be between 0 and 3600 seconds, got {secs}");
+            }
+            profile.duration = Duration::from_secs_f64(secs);
+            profile.primer = profile.primer.min(profile.duration);
+            profile.warmup = profile.warmup.min(profile.duration);
+        }
+        if let Some(n) = args.repeats {
+            profile.repeats = n.max(1);
+        }
+        if let Some(n) = args.cold_samples {
+            profile.cold_samples = n.max(1);
+        }
+        if let Some(n) = args.warm_requests {
+            profile.warm_requests = n.max(1);
+            profile.warm_warmup = profile.warm_warmup.min(n);
+        }
+        if !args.rate.is_empty() {
+            if let Some(bad) = args.rate.iter().find(|r| !(r.is_finite() && **r > 0.0)) {
+                bail!("--rate values must be positive requests/s, got {bad}");
+            }
+            profile.rates = args.rate.clone();
+        }
+        if profile.connections.contains(&0) {
+            bail!("--connections levels must be at least 1");
+        }
+        for m in &args.method {
+            if m != "harness" && m != "hyperfine" {
+                bail!("unknown --method {m:?}; use harness and/or hyperfine");
+            }
+        }
+        for c in &args.client {
+            if c != "persistent" && c != "curl" {
+                bail!("unknown --client {c:?}; use persistent and/or curl");
+            }
+        }
+
+        let selected: Vec<&'static Variant> = if args.variants.is_empty() {
+            variants::VARIANTS.iter().collect()
+        } else {
+            args.variants
+                .iter()
+                .map(|n| variants::find(n))
+                .collect::<Result<_>>()?
+        };
+        let workloads: Vec<&'static Workload> = if args.workloads.is_empty() {
+            workloads::WORKLOADS.iter().collect()
+        } else {
+            args.workloads
+                .iter()
+                .map(|n| workloads::find(n))
+                .collect::<Result<_>>()?
+        };
+
+        let pin = !args.no_pin && std::thread::available_parallelism().map_or(1, usize::from) >= 2;
+        let (gateway_cpu, load_cpu) = if pin {
+            (Some(0), Some(1))
+        } else {
+            (None, None)
+        };
+        if let Some(cpu) = load_cpu {
+            // Every harness thread (load generator, sampler, curl and docker
+            // CLIs we spawn) inherits this; gateways are pinned to CPU 0.
+            crate::process::pin_thread(cpu).context("pinning the harness to its CPU")?;
+        }
+
+        let run = RunDir::create(args.out.as_deref())?;
+        let mut manifest = Manifest {
+            schema: 1,
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+            suites: suites.iter().map(|s| s.to_string()).collect(),
+            profile: serde_json::to_value(&profile)?,
+            status: "running".to_owned(),
+            started: now(),
+            git: manifest::git(),
+            versions: manifest::versions(),
+            machine: manifest::machine(),
+            pinning: Pinning {
+                enabled: pin,
+                gateway_cpu,
+                load_cpu,
+                upstream_cpu: load_cpu,
+                note: if pin {
+                    "gateway (process or container --cpuset-cpus) on CPU 0; load generator, sampler, clients and upstream on CPU 1".to_owned()
+                } else if args.no_pin {
+                    "--no-pin".to_owned()
+                } else {
+                    "fewer than 2 CPUs: not pinned".to_owned()
+                },
+            },
+            ..Manifest::default()
+        };
+        results::write_atomic(
+            &run.path("meta/env_snapshot.txt"),
+            manifest::env_snapshot().as_bytes(),
+        )?;
+
+        let progress_plan = plan(&profile, &selected, &workloads, suites, args);
+        let progress = Progress::new(progress_plan);
+        let mut runnable = Vec::new();
+        for variant in selected {
+            match variant.availability() {
+                Ok(()) => {
+                    runnable.push(variant);
+                    manifest.variants.push(VariantStatus {
+                        name: variant.name.to_owned(),
+                        status: "ran".to_owned(),
+                        reason: None,
+                    });
+                }
+                Err(reason) => {
+                    progress.note(&format!("{}: skipped: {reason}", variant.name));
+                    manifest.variants.push(VariantStatus {
+                        name: variant.name.to_owned(),
+                        status: "skipped".to_owned(),
+                        reason: Some(reason),
+                    });
+                }
+            }
+        }
+        manifest.write(&run.root)?;
+
+        let needs_upstream = runnable.iter().any(|v| v.needs_host_upstream())
+            && workloads.iter().any(|w| w.name == "proxy")
+            && suites.iter().any(|s| *s != "cold");
+        let upstream = if needs_upstream {
+            Some(Upstream::start(
+                "127.0.0.1:0".parse().expect("a literal address"),
+                load_cpu,
+                Some(&run.path("meta/upstream.log")),
+            )?)
+        } else {
+            None
+        };
+
+        Ok(Session {
+            run,
+            manifest,
+            profile,
+            variants: runnable,
+            workloads,
+            methods: args.method.clone(),
+            clients: args.client.clone(),
+            seed: args.seed,
+            gateway_cpu,
+            load_cpu,
+            progress,
+            upstream,
+        })
+    }
+
+    /// Options to start a variant: gateway pinned, its stderr in the run's
+    /// `meta/<variant>.log`.
+    pub fn start_opts(&self, variant: &Variant) -> StartOpts {
+        let upstream = self
+            .upstream
+            .as_ref()
+            .map_or(SocketAddr::from(([127, 0, 0, 1], 9)), |u| u.addr);
+        let mut opts = StartOpts::new(upstream);
+        opts.cpu = self.gateway_cpu;
+        opts.upstream_cpu = self.load_cpu;
+        opts.log = Some(self.run.path(&format!("meta/{}.log", variant.name)));
+        opts
+    }
+
+    /// Variants in a shuffled order from the seed, different per repeat, so
+    /// drift of the machine spreads evenly over them (Sightglass's habit).
+    pub fn order(&self, repeat: usize) -> Vec<&'static Variant> {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let mut order = self.variants.clone();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed.wrapping_add(repeat as u64));
+        order.shuffle(&mut rng);
+        order
+    }
+
+    /// Record a finished (or failed) cell in the manifest, on disk at once.
+    pub fn record(&mut self, cell: Cell) -> Result<()> {
+        if cell.status == "failed" {
+            if let Some(v) = self.manifest.variant_mut(&cell.variant) {
+                v.status = "failed".to_owned();
+                if v.reason.is_none() {
+                    v.reason = cell.error.clone();
+                }
+            }
+        }
+        self.manifest.cells.push(cell);
+        self.manifest.write(&self.run.root)
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.run.path(rel)
+    }
+
+    /// Final manifest status; tears down the upstream and any container.
+    pub fn finish(mut self, outcome: &Result<()>) -> Result<PathBuf> {
+        self.progress.finish();
+        self.upstream.take();
+        docker::sweep_own();
+        self.manifest.status = if signals::interrupted() {
+            "interrupted".to_owned()
+        } else if let Err(e) = outcome {
+            format!("failed: {e:#}")
+        } else {
+            "complete".to_owned()
+        };
+        self.manifest.finished = Some(now());
+        self.manifest.write(&self.run.root)?;
+        if signals::interrupted() {
+            eprintln!("interrupted: everything started was stopped; finished cells are kept");
+        }
+        Ok(self.run.root)
+    }
+}
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Planned measurement time, for the progress estimate.
+fn plan(
+    profile: &Profile,
+    variants: &[&Variant],
+    workloads: &[&Workload],
+    suites: &[&str],
+    args: &BenchArgs,
+) -> Duration {
+    let v = variants.len() as f64;
+    let w = workloads.len() as f64;
+    let mut secs = 0.0;
+    if suites.contains(&"cold") {
+        secs += v * (profile.cold_repeats * profile.cold_samples) as f64 * 0.3;
+    }
+    if suites.contains(&"warm") {
+        let per_request = 0.005 * args.client.len() as f64;
+        secs += v * w * (profile.warm_warmup + profile.warm_requests) as f64 * per_request;
+    }
+    if suites.contains(&"throughput") {
+        let cells = (profile.connections.len() + profile.rates.len()) as f64;
+        secs += v
+            * profile.repeats as f64
+            * (profile.primer.as_secs_f64()
+                + w * (profile.warmup.as_secs_f64() + cells * profile.duration.as_secs_f64()));
+    }
+    Duration::from_secs_f64(secs.max(1.0))
+}

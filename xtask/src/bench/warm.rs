@@ -1,0 +1,142 @@
+//! Warm latency: the variant is started once; for each workload, requests one
+//! after another on one persistent keep-alive connection (`persistent`), and
+//! optionally one `curl` process per request (`curl`), the study's method,
+//! whose ~8 ms of curl start-up sits in every sample.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::Session;
+use crate::manifest::Cell;
+use crate::raw::WarmSample;
+use crate::variants::{Running, Variant};
+use crate::workloads::Workload;
+use crate::{load, results, signals, stats, tools};
+
+pub fn run(s: &mut Session) -> Result<()> {
+    let curl = tools::simple("curl", &["--version"]).ok();
+    if s.clients.iter().any(|c| c == "curl") && curl.is_none() {
+        s.progress
+            .note("warm --client curl: skipped: curl not found (apt-get install curl)");
+    }
+    for variant in s.order(0) {
+        if signals::interrupted() {
+            return Ok(());
+        }
+        let running = match variant.start(&s.start_opts(variant)) {
+            Ok(r) => r,
+            Err(e) => {
+                for workload in s.workloads.clone() {
+                    for client in s.clients.clone() {
+                        s.record(cell(
+                            variant,
+                            workload,
+                            &client,
+                            Err(format!("start: {e:#}")),
+                        ))?;
+                    }
+                }
+                s.progress
+                    .note(&format!("warm {}: failed to start: {e:#}", variant.name));
+                continue;
+            }
+        };
+        for workload in s.workloads.clone() {
+            for client in s.clients.clone() {
+                if signals::interrupted() {
+                    return Ok(());
+                }
+                let curl_path = match (client.as_str(), &curl) {
+                    ("curl", None) => continue,
+                    ("curl", Some(found)) => Some(found.path.clone()),
+                    _ => None,
+                };
+                let label = format!("warm {} {} ({client})", variant.name, workload.name);
+                s.progress.cell(&label);
+                let raw = format!("raw/warm/{}__{}__{client}.csv", variant.name, workload.name);
+                let measured = measure(s, &running, workload, curl_path.as_deref());
+                let outcome = match &measured {
+                    Ok(us) => {
+                        let rows: Vec<WarmSample> = us
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &latency_us)| WarmSample { i, latency_us })
+                            .collect();
+                        results::write_csv(&s.path(&raw), &rows)?;
+                        Ok(format!("p50 {:.0} µs", stats::median(us)))
+                    }
+                    Err(e) => Err(format!("{e:#}")),
+                };
+                let planned = Duration::from_secs_f64(
+                    0.005 * (s.profile.warm_warmup + s.profile.warm_requests) as f64,
+                );
+                let text = match &outcome {
+                    Ok(t) => t.clone(),
+                    Err(e) => format!("failed: {e}"),
+                };
+                s.progress.done(&label, planned, &text);
+                let mut c = cell(variant, workload, &client, outcome.map(|_| ()));
+                if c.status == "ok" {
+                    c.raw = Some(raw);
+                }
+                s.record(c)?;
+            }
+        }
+        running.stop();
+    }
+    Ok(())
+}
+
+fn cell(variant: &Variant, workload: &Workload, client: &str, outcome: Result<(), String>) -> Cell {
+    Cell {
+        suite: "warm".to_owned(),
+        variant: variant.name.to_owned(),
+        workload: Some(workload.name.to_owned()),
+        detail: client.to_owned(),
+        repeat: None,
+        status: if outcome.is_ok() { "ok" } else { "failed" }.to_owned(),
+        error: outcome.err(),
+        raw: None,
+    }
+}
+
+/// Latencies in µs of the measured requests.
+fn measure(
+    s: &Session,
+    running: &Running,
+    workload: &Workload,
+    curl: Option<&std::path::Path>,
+) -> Result<Vec<f64>> {
+    let (warmup, count) = (s.profile.warm_warmup, s.profile.warm_requests);
+    match curl {
+        None => {
+            let seq = load::sequential(running.addr, workload.path, warmup, count)?;
+            Ok(seq.samples_ns.iter().map(|&ns| ns as f64 / 1e3).collect())
+        }
+        Some(curl) => {
+            let url = format!("http://{}{}", running.addr, workload.path);
+            let mut out = Vec::with_capacity(count);
+            for i in 0..warmup + count {
+                if signals::interrupted() {
+                    bail!("interrupted");
+                }
+                let started = Instant::now();
+                let status = Command::new(curl)
+                    .args(["-fsS", "-o", "/dev/null", &url])
+                    .stdin(Stdio::null())
+                    .status()
+                    .context("running curl")?;
+                let us = started.elapsed().as_secs_f64() * 1e6;
+                if !status.success() {
+                    bail!("curl {url} failed ({status})");
+                }
+                if i >= warmup {
+                    out.push(us);
+                }
+            }
+            Ok(out)
+        }
+    }
+}

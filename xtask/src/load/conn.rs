@@ -1,0 +1,231 @@
+//! One client connection's state machine: connect, write the request, read
+//! and frame the response. It owns its socket and read buffer (allocated once
+//! and reused) and reports what happened; the event loop decides what comes
+//! next (record, reconnect, back off, pick the next request).
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::event::Event;
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
+use super::http::{Done, Progress, ResponseParser};
+use super::stats::ErrorKind;
+
+/// Enough for any gateway's response head; bodies stream through it.
+const READ_BUF: usize = 8 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum State {
+    /// No request in flight; the socket, if any, is an idle keep-alive one.
+    Free,
+    /// A connect failed; no socket until this instant.
+    Backoff(Instant),
+    Connecting,
+    Writing,
+    Reading,
+}
+
+/// The outcome of driving a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Step {
+    Pending,
+    Done(Done),
+    Failed(ErrorKind),
+}
+
+/// What every connection of a run talks to.
+pub(super) struct Target<'a> {
+    pub addr: SocketAddr,
+    pub request: &'a [u8],
+    pub timeout: Duration,
+}
+
+pub(super) struct Conn {
+    stream: Option<TcpStream>,
+    pub(super) state: State,
+    /// When the in-flight request's latency clock started.
+    pub(super) origin: Instant,
+    /// When the in-flight request times out.
+    pub(super) deadline: Instant,
+    written: usize,
+    buf: Box<[u8]>,
+    len: usize,
+    parser: ResponseParser,
+}
+
+impl Conn {
+    pub(super) fn new(now: Instant) -> Self {
+        Conn {
+            stream: None,
+            state: State::Free,
+            origin: now,
+            deadline: now,
+            written: 0,
+            buf: vec![0; READ_BUF].into_boxed_slice(),
+            len: 0,
+            parser: ResponseParser::new(),
+        }
+    }
+
+    pub(super) fn in_flight(&self) -> bool {
+        matches!(
+            self.state,
+            State::Connecting | State::Writing | State::Reading
+        )
+    }
+
+    /// Start a request whose latency clock started at `origin`: reuse the
+    /// idle keep-alive socket, or open one (registered once for both
+    /// directions; epoll is edge-triggered, so it is never re-registered).
+    pub(super) fn begin(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        target: &Target,
+        origin: Instant,
+        now: Instant,
+    ) -> Step {
+        self.origin = origin;
+        self.deadline = now + target.timeout;
+        self.written = 0;
+        self.len = 0;
+        self.parser.reset();
+        if self.stream.is_some() {
+            self.state = State::Writing;
+            return self.write(target.request);
+        }
+        let mut stream = match TcpStream::connect(target.addr) {
+            Ok(s) => s,
+            Err(_) => return Step::Failed(ErrorKind::Connect),
+        };
+        // Requests are one small write; Nagle would only delay them.
+        let _ = stream.set_nodelay(true);
+        if registry
+            .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+            .is_err()
+        {
+            return Step::Failed(ErrorKind::Connect);
+        }
+        self.stream = Some(stream);
+        self.state = State::Connecting;
+        Step::Pending
+    }
+
+    /// Drive the connection after a readiness event.
+    pub(super) fn on_event(&mut self, ev: &Event, request: &[u8]) -> Step {
+        // Errors and hang-ups surface through the read or write that follows.
+        let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+        let writable = ev.is_writable() || ev.is_write_closed() || ev.is_error();
+        match self.state {
+            // An idle keep-alive socket became readable: the server closed it
+            // (idle timeout) or sent something unasked; it is unusable either way.
+            State::Free => {
+                if readable {
+                    self.close();
+                }
+                return Step::Pending;
+            }
+            State::Backoff(_) => return Step::Pending,
+            State::Connecting => {
+                if !writable {
+                    return Step::Pending;
+                }
+                let stream = self.stream.as_ref().expect("connecting without a socket");
+                match stream.take_error() {
+                    Ok(None) => {}
+                    // Accepted, then reset before we wrote: the server's doing.
+                    Ok(Some(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
+                        return Step::Failed(ErrorKind::Read)
+                    }
+                    _ => return Step::Failed(ErrorKind::Connect),
+                }
+                self.state = State::Writing;
+                let step = self.write(request);
+                if step != Step::Pending {
+                    return step;
+                }
+            }
+            State::Writing => {
+                if writable {
+                    let step = self.write(request);
+                    if step != Step::Pending {
+                        return step;
+                    }
+                }
+            }
+            State::Reading => {}
+        }
+        // A server may answer (an error) before reading the whole request.
+        if readable && matches!(self.state, State::Writing | State::Reading) {
+            return self.read();
+        }
+        Step::Pending
+    }
+
+    /// Close the socket (dropping it removes it from epoll) and forget any
+    /// buffered bytes.
+    pub(super) fn close(&mut self) {
+        self.stream = None;
+        self.len = 0;
+    }
+
+    fn write(&mut self, request: &[u8]) -> Step {
+        let stream = self.stream.as_mut().expect("writing without a socket");
+        while self.written < request.len() {
+            match stream.write(&request[self.written..]) {
+                Ok(0) => return Step::Failed(ErrorKind::Write),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Pending,
+                // Writable fired before the handshake finished: keep waiting.
+                Err(e) if e.kind() == io::ErrorKind::NotConnected && self.written == 0 => {
+                    self.state = State::Connecting;
+                    return Step::Pending;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Step::Failed(ErrorKind::Write),
+            }
+        }
+        self.state = State::Reading;
+        Step::Pending
+    }
+
+    fn read(&mut self) -> Step {
+        let stream = self.stream.as_mut().expect("reading without a socket");
+        loop {
+            match stream.read(&mut self.buf[self.len..]) {
+                Ok(0) => {
+                    return match self.parser.at_eof() {
+                        Ok(done) => Step::Done(done),
+                        Err(_) => Step::Failed(ErrorKind::Read),
+                    }
+                }
+                Ok(n) => {
+                    self.len += n;
+                    let (used, progress) = match self.parser.advance(&self.buf[..self.len]) {
+                        Ok(r) => r,
+                        Err(_) => return Step::Failed(ErrorKind::Read),
+                    };
+                    self.buf.copy_within(used..self.len, 0);
+                    self.len -= used;
+                    match progress {
+                        Progress::Complete(done) => return Step::Done(done),
+                        // A head (or chunk line) larger than the buffer.
+                        Progress::Partial if self.len == self.buf.len() => {
+                            return Step::Failed(ErrorKind::Read)
+                        }
+                        Progress::Partial => {}
+                    }
+                    // Incomplete: read on to WouldBlock, as edge-triggered
+                    // epoll requires (an EOF that came with the data raises
+                    // no further edge).
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Step::Pending,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Step::Failed(ErrorKind::Read),
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! `manifest.json`: what a run was asked to do, on what, with which versions
+//! and pinning, what ran, what was skipped (and why), what failed (and the
+//! error), and when. It is rewritten after every cell, so an interrupted run
+//! still says what finished.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::{docker, results, tools, wasmtime_cli};
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Manifest {
+    pub schema: u32,
+    pub command: String,
+    pub suites: Vec<String>,
+    pub profile: serde_json::Value,
+    pub status: String,
+    pub started: String,
+    pub finished: Option<String>,
+    pub git: Git,
+    pub versions: Versions,
+    pub machine: Machine,
+    pub pinning: Pinning,
+    pub variants: Vec<VariantStatus>,
+    pub cells: Vec<Cell>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Git {
+    pub revision: String,
+    pub dirty: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Versions {
+    pub rustc: String,
+    pub wasmtime_crate: String,
+    pub wasmtime_cli: String,
+    pub wasmtime_cli_source: String,
+    /// `wasmtime run`'s compilation cache: the CLI's default (on), stated
+    /// because it moves the per-spawn cost from ~83 ms to ~11 ms.
+    pub wasmtime_cli_cache: String,
+    pub wasmedge: String,
+    pub docker: String,
+    pub kernel: String,
+    pub wrk: String,
+    pub hyperfine: String,
+    pub curl: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Machine {
+    pub cpu_model: String,
+    pub cpus: usize,
+    pub mem_total_kb: u64,
+    pub hostname: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Pinning {
+    pub enabled: bool,
+    pub gateway_cpu: Option<usize>,
+    pub load_cpu: Option<usize>,
+    pub upstream_cpu: Option<usize>,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VariantStatus {
+    pub name: String,
+    /// `ran`, `skipped` or `failed` (failed in at least one cell).
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+/// One measured unit: a cold-start series, a warm (workload, client) series,
+/// or a throughput (workload, connections/rate, repeat) run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cell {
+    pub suite: String,
+    pub variant: String,
+    pub workload: Option<String>,
+    pub detail: String,
+    pub repeat: Option<usize>,
+    /// `ok` or `failed`.
+    pub status: String,
+    pub error: Option<String>,
+    /// The raw file, relative to the run folder.
+    pub raw: Option<String>,
+}
+
+impl Manifest {
+    pub fn write(&self, run: &Path) -> Result<()> {
+        results::write_json(&run.join("manifest.json"), self)
+    }
+
+    pub fn read(run: &Path) -> Result<Manifest> {
+        let path = run.join("manifest.json");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    pub fn variant_mut(&mut self, name: &str) -> Option<&mut VariantStatus> {
+        self.variants.iter_mut().find(|v| v.name == name)
+    }
+}
+
+fn first_line(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(|l| l.trim().to_owned())
+        })
+        .unwrap_or_else(|| "not found".to_owned())
+}
+
+pub fn git() -> Git {
+    let root = crate::paths::project_root();
+    let root = root.to_string_lossy();
+    Git {
+        revision: first_line("git", &["-C", &root, "rev-parse", "HEAD"]),
+        dirty: Command::new("git")
+            .args(["-C", &root, "status", "--porcelain", "--untracked-files=no"])
+            .output()
+            .map(|o| !o.stdout.is_empty())
+            .unwrap_or(false),
+    }
+}
+
+pub fn versions() -> Versions {
+    let crate_version = tools::wasmtime_crate_version().unwrap_or_else(|e| format!("{e:#}"));
+    let (cli, source) = match tools::wasmtime_cli() {
+        Ok(found) => (
+            found.version,
+            wasmtime_cli::source(&crate_version)
+                .unwrap_or_else(|| format!("{}", found.path.display())),
+        ),
+        Err(e) => (format!("missing: {e:#}"), String::new()),
+    };
+    let tool = |name: &str, args: &[&str]| {
+        tools::simple(name, args)
+            .map(|f| f.version)
+            .unwrap_or_else(|_| "not found".to_owned())
+    };
+    Versions {
+        rustc: first_line("rustc", &["--version"]),
+        wasmtime_crate: crate_version,
+        wasmtime_cli: cli,
+        wasmtime_cli_source: source,
+        wasmtime_cli_cache: "wasmtime default (compilation cache enabled)".to_owned(),
+        wasmedge: tools::wasmedge()
+            .map(|f| f.version)
+            .unwrap_or_else(|e| format!("{e:#}")),
+        docker: docker::engine_version().unwrap_or_else(|e| format!("{e:#}")),
+        kernel: first_line("uname", &["-srm"]),
+        wrk: tool("wrk", &["--version"]),
+        hyperfine: tool("hyperfine", &["--version"]),
+        curl: tool("curl", &["--version"]),
+    }
+}
+
+pub fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    Machine {
+        cpu_model: cpuinfo
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("model name")?
+                    .split_once(':')
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap_or_default(),
+        cpus: std::thread::available_parallelism().map_or(0, usize::from),
+        mem_total_kb: meminfo
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("MemTotal:")?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0),
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+    }
+}
+
+/// `meta/env_snapshot.txt`, as the study's: the machine as the tools see it.
+pub fn env_snapshot() -> String {
+    let mut out = String::new();
+    let mut section = |title: &str, program: &str, args: &[&str]| {
+        out.push_str(&format!("## {title}: {program} {}\n", args.join(" ")));
+        match Command::new(program).args(args).output() {
+            Ok(o) => {
+                out.push_str(&String::from_utf8_lossy(&o.stdout));
+                out.push_str(&String::from_utf8_lossy(&o.stderr));
+            }
+            Err(e) => out.push_str(&format!("not available: {e}\n")),
+        }
+        out.push('\n');
+    };
+    section("date", "date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]);
+    section("kernel", "uname", &["-a"]);
+    section("os", "cat", &["/etc/os-release"]);
+    section("cpu", "lscpu", &[]);
+    section("memory", "free", &["-m"]);
+    section("rustc", "rustc", &["-vV"]);
+    section("cargo", "cargo", &["--version"]);
+    section("docker", "docker", &["version"]);
+    section(
+        "governor",
+        "cat",
+        &["/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"],
+    );
+    section("load", "cat", &["/proc/loadavg"]);
+    out
+}

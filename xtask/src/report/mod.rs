@@ -1,0 +1,116 @@
+//! `cargo xtask report [RUN_DIR]`: everything a reader sees, rebuilt from
+//! `raw/` and `manifest.json` alone, so a run copied from a CI artifact can
+//! be re-plotted anywhere.
+
+pub mod summary;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::results;
+
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// The run folder (default: results/latest).
+    pub run_dir: Option<PathBuf>,
+}
+
+pub fn run(args: &ReportArgs) -> Result<()> {
+    let root = match &args.run_dir {
+        Some(dir) => results::RunDir::open(dir)?.root,
+        None => results::latest_run()?,
+    };
+    summarize(&root, true)?;
+    println!("{}", screen_table(&root)?);
+    println!("report rebuilt in {}", root.display());
+    Ok(())
+}
+
+/// Recompute the summaries from `raw/` (and, with `render`, the plots and
+/// the report).
+pub fn summarize(root: &Path, _render: bool) -> Result<()> {
+    let s = summary::compute(root)?;
+    summary::write(root, &s)?;
+    Ok(())
+}
+
+/// The summary table printed at the end of `bench all`.
+pub fn screen_table(root: &Path) -> Result<String> {
+    let s = summary::compute(root)?;
+    let manifest = crate::manifest::Manifest::read(root)?;
+    let mut out = String::new();
+    writeln!(
+        out,
+        "\n{:<28} {:>12} {:>14} {:>14} {:>16}",
+        "variant", "cold p50 ms", "warm p50 µs", "curl p50 µs", "hello peak rps"
+    )?;
+    for v in &manifest.variants {
+        if v.status == "skipped" {
+            writeln!(
+                out,
+                "{:<28} skipped: {}",
+                v.name,
+                v.reason.as_deref().unwrap_or("")
+            )?;
+            continue;
+        }
+        let cold = s
+            .cold
+            .iter()
+            .find(|r| r.variant == v.name)
+            .map(|r| format!("{:.2}", r.p50_ms));
+        let warm = |client: &str| {
+            s.warm
+                .iter()
+                .find(|r| r.variant == v.name && r.workload == "hello" && r.client == client)
+                .map(|r| r.p50_us.to_string())
+        };
+        let peak =
+            peak_rps(&s.throughput, &v.name, "hello").map(|(rps, c)| format!("{rps:.0} @{c}"));
+        let dash = || "-".to_owned();
+        writeln!(
+            out,
+            "{:<28} {:>12} {:>14} {:>14} {:>16}{}",
+            v.name,
+            cold.unwrap_or_else(dash),
+            warm("persistent").unwrap_or_else(dash),
+            warm("curl").unwrap_or_else(dash),
+            peak.unwrap_or_else(dash),
+            if v.status == "failed" {
+                "  (some cells failed: see manifest.json)"
+            } else {
+                ""
+            }
+        )?;
+    }
+    Ok(out)
+}
+
+/// The highest mean-over-repeats rps of a (variant, workload) and the
+/// connection level where it occurred.
+pub fn peak_rps(
+    rows: &[summary::ThroughputRow],
+    variant: &str,
+    workload: &str,
+) -> Option<(f64, usize)> {
+    let mut levels: Vec<usize> = rows
+        .iter()
+        .filter(|r| r.variant == variant && r.workload == workload)
+        .map(|r| r.connections)
+        .collect();
+    levels.sort_unstable();
+    levels.dedup();
+    levels
+        .into_iter()
+        .map(|c| {
+            let rps: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.variant == variant && r.workload == workload && r.connections == c)
+                .map(|r| r.rps)
+                .collect();
+            (crate::stats::mean(&rps), c)
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+}

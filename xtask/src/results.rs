@@ -1,0 +1,164 @@
+//! The run folder: `results/runs/<UTC timestamp>/` with `manifest.json`,
+//! `meta/`, `raw/`, `summary/`, `aggregated/`, and `results/latest` naming
+//! the newest run. Every file is written atomically (temp file + rename), so
+//! a run that dies keeps every finished cell and never a half-written one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::paths;
+
+/// Write `bytes` to `path` atomically, creating parent folders.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().context("a file path needs a parent folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let mut file =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    write_atomic(path, &text)
+}
+
+/// Serialize rows as CSV (header from the struct's field names).
+pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer.serialize(row)?;
+    }
+    let bytes = writer.into_inner().context("flushing CSV")?;
+    write_atomic(path, &bytes)
+}
+
+/// CSV with an explicit header, for tables that may be empty (serde writes
+/// no header without a row).
+pub fn write_csv_with_header<T: Serialize>(path: &Path, header: &[&str], rows: &[T]) -> Result<()> {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    writer.write_record(header)?;
+    for row in rows {
+        writer.serialize(row)?;
+    }
+    let bytes = writer.into_inner().context("flushing CSV")?;
+    write_atomic(path, &bytes)
+}
+
+pub fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    reader
+        .deserialize()
+        .collect::<Result<Vec<T>, _>>()
+        .with_context(|| format!("parsing {}", path.display()))
+}
+
+/// A run folder.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    pub root: PathBuf,
+}
+
+impl RunDir {
+    /// A new folder under `base` (default `results/runs`) named by the UTC
+    /// start time; `results/latest` is pointed at it.
+    pub fn create(base: Option<&Path>) -> Result<RunDir> {
+        let base = base.map_or_else(
+            || paths::project_root().join("results/runs"),
+            Path::to_path_buf,
+        );
+        let stamp = chrono::Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string();
+        let mut root = base.join(&stamp);
+        let mut n = 1;
+        while root.exists() {
+            n += 1;
+            root = base.join(format!("{stamp}-{n}"));
+        }
+        for sub in ["meta", "raw", "summary", "aggregated"] {
+            std::fs::create_dir_all(root.join(sub))
+                .with_context(|| format!("creating {}", root.join(sub).display()))?;
+        }
+        let run = RunDir { root };
+        if base == paths::project_root().join("results/runs") {
+            run.point_latest()?;
+        }
+        Ok(run)
+    }
+
+    pub fn open(root: &Path) -> Result<RunDir> {
+        if !root.join("manifest.json").exists() {
+            anyhow::bail!("{} is not a run folder (no manifest.json)", root.display());
+        }
+        Ok(RunDir {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// `results/latest`: a symlink to the run (replaced atomically).
+    fn point_latest(&self) -> Result<()> {
+        let latest = paths::project_root().join("results/latest");
+        let tmp = latest.with_extension("tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let target = Path::new("runs").join(self.root.file_name().unwrap_or_default());
+        std::os::unix::fs::symlink(&target, &tmp)?;
+        std::fs::rename(&tmp, &latest)?;
+        Ok(())
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+}
+
+/// The newest run: `results/latest`, else the last folder in `results/runs`.
+pub fn latest_run() -> Result<PathBuf> {
+    let latest = paths::project_root().join("results/latest");
+    if let Ok(target) = std::fs::canonicalize(&latest) {
+        return Ok(target);
+    }
+    let runs = paths::project_root().join("results/runs");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&runs)
+        .with_context(|| format!("no runs in {}", runs.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("manifest.json").exists())
+        .collect();
+    names.sort();
+    names
+        .pop()
+        .with_context(|| format!("no runs in {}", runs.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_leaves_no_temp_file() {
+        let dir = std::env::temp_dir().join(format!("wgb-results-{}", std::process::id()));
+        let file = dir.join("a/b.txt");
+        write_atomic(&file, b"one").unwrap();
+        write_atomic(&file, b"two").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "two");
+        let names: Vec<_> = std::fs::read_dir(dir.join("a"))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert_eq!(names.len(), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
