@@ -14,7 +14,11 @@ fn main() -> ExitCode {
     }
     // One write, so a host reading the pipe sees the whole answer at once.
     let mut stdout = std::io::stdout().lock();
-    if stdout.write_all(&out).and_then(|()| stdout.flush()).is_err() {
+    if stdout
+        .write_all(&out)
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
         return ExitCode::from(3);
     }
     ExitCode::SUCCESS

@@ -1,0 +1,213 @@
+//! The process-per-request machinery with `/bin/sh` standing in for the
+//! runtime (no runtime needs to be installed): results, exit statuses,
+//! deadlines, caps, and that every child is reaped.
+
+mod common;
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use gateway_host::child::{self, Bounds, RunError};
+use gateway_host::{CliRuntime, Limits, SpawnTransform};
+use gateway_native::{Transform, TransformError};
+
+const TIMEOUT: Duration = Duration::from_millis(300);
+
+fn limits() -> Limits {
+    Limits {
+        timeout: TIMEOUT,
+        ..Limits::default()
+    }
+}
+
+/// A "runtime" that is `sh -c SCRIPT`.
+fn sh(script: &str) -> SpawnTransform {
+    let args = ["-c", script, "stand-in"].map(OsString::from).to_vec();
+    SpawnTransform::with_command(CliRuntime::Wasmtime, "/bin/sh", args, limits())
+}
+
+const ECHO: &str = "printf wasm:; exec cat";
+
+/// Whether `pid` is gone or a zombie (not running).
+fn not_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+    }
+}
+
+fn pids_in(stderr: &[u8]) -> Vec<u32> {
+    String::from_utf8_lossy(stderr)
+        .split_whitespace()
+        .map(|p| p.parse().expect("pid"))
+        .collect()
+}
+
+#[test]
+fn echoes_through_the_child() {
+    let mut t = sh(ECHO);
+    assert_eq!(t.name(), "wasmtime");
+    assert_eq!(t.apply(b"hello").unwrap(), b"wasm:hello");
+    assert_eq!(t.apply(b"").unwrap(), b"wasm:");
+}
+
+#[test]
+fn large_bodies_do_not_deadlock() {
+    // Far more than a pipe buffer (64 KiB) both ways at once.
+    let mut t = sh(ECHO);
+    let body: Vec<u8> = (0..600_000u32).map(|i| (i % 253) as u8).collect();
+    let out = t.apply(&body).unwrap();
+    assert_eq!(&out[..5], b"wasm:");
+    assert!(out[5..] == body[..], "body corrupted");
+}
+
+#[test]
+fn a_child_that_ignores_stdin_still_answers() {
+    let mut t = sh("printf done");
+    assert_eq!(t.apply(&vec![b'x'; 1 << 20]).unwrap(), b"done");
+}
+
+#[test]
+fn the_template_reaches_the_process() {
+    // `/bin/sh SCRIPT` with wasmedge's template: the script sees the module
+    // path as $0, the way wasmedge sees its only argument.
+    let dir = common::paths::TempDir::new("template");
+    let script = dir.path().join("module.wasm");
+    std::fs::write(&script, "printf 'wasm:%s' \"$0\"").unwrap();
+    let mut t = SpawnTransform::new(CliRuntime::Wasmedge, "/bin/sh", &script, limits());
+    assert_eq!(t.name(), "wasmedge");
+    assert_eq!(t.args(), [script.as_os_str()]);
+    let out = t.apply(b"").unwrap();
+    assert_eq!(out, format!("wasm:{}", script.display()).into_bytes());
+}
+
+#[test]
+fn non_zero_exit_is_exit() {
+    let mut t = sh("cat >/dev/null; echo oops >&2; exit 7");
+    assert_eq!(t.apply(b"x"), Err(TransformError::Exit(7)));
+    assert_eq!(sh(ECHO).apply(b"ok").unwrap(), b"wasm:ok");
+}
+
+#[test]
+fn death_by_signal_is_a_trap() {
+    let mut t = sh("kill -SEGV $$");
+    match t.apply(b"x") {
+        Err(TransformError::Trap(msg)) => assert!(msg.contains("signal 11"), "{msg}"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_missing_binary_is_a_runtime_error() {
+    let module = Path::new("/m.wasm");
+    for rt in [CliRuntime::Wasmtime, CliRuntime::Wasmedge] {
+        let mut t = SpawnTransform::new(rt, "/nonexistent/bin", module, limits());
+        assert_eq!(
+            t.apply(b"hello"),
+            Err(TransformError::Runtime(rt.not_found_message()))
+        );
+    }
+    let mut t = SpawnTransform::new(CliRuntime::Wasmtime, "no-such-wasmtime", module, limits());
+    assert_eq!(
+        t.apply(b"hello"),
+        Err(TransformError::Runtime(
+            "wasmtime not found: set WASMTIME=/path or put it on PATH".into()
+        ))
+    );
+}
+
+#[test]
+fn a_hung_child_times_out() {
+    let mut t = sh("exec sleep 1000");
+    let start = Instant::now();
+    assert_eq!(
+        t.apply(b"x"),
+        Err(TransformError::Timeout { after_ms: 300 })
+    );
+    let took = start.elapsed();
+    assert!(took >= TIMEOUT && took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(sh(ECHO).apply(b"ok").unwrap(), b"wasm:ok");
+}
+
+#[test]
+fn a_child_that_closes_its_pipes_and_lingers_times_out() {
+    // EOF on both pipes is not the end: the exit (pidfd) is awaited too.
+    let mut t = sh("exec >&- 2>&-; sleep 1000");
+    let start = Instant::now();
+    assert_eq!(
+        t.apply(b"x"),
+        Err(TransformError::Timeout { after_ms: 300 })
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn flooding_stdout_is_stopped_at_the_cap() {
+    let mut t = sh("exec yes");
+    let start = Instant::now();
+    match t.apply(b"x") {
+        Err(TransformError::Trap(msg)) => assert!(msg.contains("1048576 bytes"), "{msg}"),
+        other => panic!("expected the output cap, got {other:?}"),
+    }
+    assert!(start.elapsed() < TIMEOUT, "{:?}", start.elapsed());
+}
+
+fn bounds() -> Bounds {
+    Bounds {
+        timeout: TIMEOUT,
+        max_stdout: 1 << 20,
+        stderr_tail: 4096,
+    }
+}
+
+#[test]
+fn a_killed_child_and_its_children_are_reaped() {
+    // The shell forks a sleeper, reports both pids, and waits forever.
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", "sleep 1000 & echo $$ $! >&2; wait"]);
+    let err = child::run(&mut cmd, b"", bounds()).unwrap_err();
+    let RunError::TimedOut { stderr_tail } = err else {
+        panic!("expected a timeout, got {err:?}");
+    };
+    let pids = pids_in(&stderr_tail);
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    // Our child was reaped by us: no /proc entry, not even a zombie.
+    assert!(
+        !Path::new(&format!("/proc/{}", pids[0])).exists(),
+        "child {} was not reaped",
+        pids[0]
+    );
+    // The grandchild belongs to init now; it must at least be dead.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !not_running(pids[1]) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(not_running(pids[1]), "grandchild {} still runs", pids[1]);
+}
+
+#[test]
+fn a_child_that_exits_is_reaped() {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", "echo $$ >&2; exit 7"]);
+    let out = child::run(&mut cmd, b"", bounds()).unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    let pid = pids_in(&out.stderr_tail)[0];
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "{pid} not reaped"
+    );
+}
+
+#[test]
+fn spawn_errors_are_reported_as_such() {
+    let mut cmd = Command::new("/nonexistent/runtime");
+    match child::run(&mut cmd, b"", bounds()) {
+        Err(RunError::Spawn(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
+        other => panic!("expected a spawn error, got {other:?}"),
+    }
+}
