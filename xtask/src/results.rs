@@ -74,26 +74,38 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// A new folder under `base` (default `results/runs`) named by the UTC
-    /// start time; `results/latest` is pointed at it.
-    pub fn create(base: Option<&Path>) -> Result<RunDir> {
-        let base = base.map_or_else(
-            || paths::project_root().join("results/runs"),
-            Path::to_path_buf,
-        );
-        let stamp = chrono::Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string();
-        let mut root = base.join(&stamp);
-        let mut n = 1;
-        while root.exists() {
-            n += 1;
-            root = base.join(format!("{stamp}-{n}"));
-        }
+    /// The run folder: `out` when given (it must not hold a run already),
+    /// else `results/runs/<UTC start time>`, and then `results/latest` is
+    /// pointed at it.
+    pub fn create(out: Option<&Path>) -> Result<RunDir> {
+        let root = match out {
+            Some(dir) => {
+                if dir.join("manifest.json").exists() {
+                    anyhow::bail!(
+                        "{} already holds a run; choose another --out",
+                        dir.display()
+                    );
+                }
+                dir.to_path_buf()
+            }
+            None => {
+                let base = paths::project_root().join("results/runs");
+                let stamp = chrono::Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string();
+                let mut root = base.join(&stamp);
+                let mut n = 1;
+                while root.exists() {
+                    n += 1;
+                    root = base.join(format!("{stamp}-{n}"));
+                }
+                root
+            }
+        };
         for sub in ["meta", "raw", "summary", "aggregated"] {
             std::fs::create_dir_all(root.join(sub))
                 .with_context(|| format!("creating {}", root.join(sub).display()))?;
         }
         let run = RunDir { root };
-        if base == paths::project_root().join("results/runs") {
+        if out.is_none() {
             run.point_latest()?;
         }
         Ok(run)

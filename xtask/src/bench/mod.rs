@@ -4,6 +4,7 @@
 //! computed from `raw/` afterwards (report/), never written by a suite.
 
 mod cold;
+mod headroom;
 mod profile;
 mod session;
 mod throughput;
@@ -28,6 +29,9 @@ pub enum BenchCmd {
     Throughput(BenchArgs),
     /// Cold, warm and throughput into one run folder, then the summary.
     All(BenchArgs),
+    /// Our load generator against `wrk -t1` on native_local hello, same
+    /// pinning, alternating rounds: is the generator the bottleneck?
+    Headroom(BenchArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -67,7 +71,8 @@ pub struct BenchArgs {
     /// curl (the study's curl per request).
     #[arg(long, value_delimiter = ',', default_value = "persistent,curl")]
     pub client: Vec<String>,
-    /// Run folder (default: results/runs/<UTC timestamp>).
+    /// Run folder to create (default: results/runs/<UTC timestamp>, and
+    /// results/latest points at it).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Do not pin the gateway to CPU 0 and the load generator to CPU 1.
@@ -87,6 +92,7 @@ pub fn run(cmd: &BenchCmd) -> Result<()> {
         BenchCmd::Warm(a) => (&["warm"], a),
         BenchCmd::Throughput(a) => (&["throughput"], a),
         BenchCmd::All(a) => (&["cold", "warm", "throughput"], a),
+        BenchCmd::Headroom(a) => return headroom::run(a),
     };
     signals::install();
     let mut session = Session::open(args, suites)?;
@@ -95,7 +101,14 @@ pub fn run(cmd: &BenchCmd) -> Result<()> {
     report::summarize(&root, !args.no_report)?;
     println!("{}", report::screen_table(&root)?);
     println!("run folder: {}", root.display());
-    outcome
+    outcome?;
+    if signals::interrupted() {
+        anyhow::bail!(
+            "interrupted: the finished cells are kept in {}",
+            root.display()
+        );
+    }
+    Ok(())
 }
 
 fn run_suites(session: &mut Session, suites: &[&str]) -> Result<()> {

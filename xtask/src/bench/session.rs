@@ -217,7 +217,12 @@ impl Session {
     }
 
     /// Record a finished (or failed) cell in the manifest, on disk at once.
-    pub fn record(&mut self, cell: Cell) -> Result<()> {
+    pub fn record(&mut self, mut cell: Cell) -> Result<()> {
+        if cell.status == "failed" && signals::interrupted() {
+            // Cut short by Ctrl-C: not the variant's failure.
+            cell.status = "interrupted".to_owned();
+            cell.raw = None;
+        }
         if cell.status == "failed" {
             if let Some(v) = self.manifest.variant_mut(&cell.variant) {
                 v.status = "failed".to_owned();

@@ -108,6 +108,19 @@ fn run_variant(
                 warm_up(s, gateway, workload);
             }
             match measure(s, gateway, workload, *point) {
+                // A cell cut short by Ctrl-C is not a finished result.
+                Ok((result, _, _)) if result.interrupted => {
+                    fail(
+                        s,
+                        &label,
+                        variant,
+                        workload,
+                        *point,
+                        repeat,
+                        "interrupted".to_owned(),
+                    )?;
+                    return Ok(());
+                }
                 Ok((result, samples, sampled)) => {
                     let died = !gateway.alive();
                     let outcome = format!(

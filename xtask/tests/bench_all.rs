@@ -1,0 +1,189 @@
+//! A small end-to-end `bench all`: tiny durations, `native_local` and the
+//! embedded Wasm variant. Checks the run folder's files, CSV headers, and
+//! that values are positive and consistent. Needs `cargo xtask build` first.
+
+use std::path::Path;
+use std::process::Command;
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Rows of a CSV as (header, records).
+fn csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = read(path);
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect();
+    (header, rows)
+}
+
+fn col(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header:?}"))
+}
+
+#[test]
+fn bench_all_writes_a_complete_consistent_run() {
+    let out = std::env::temp_dir().join(format!("wgb-bench-all-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let status = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "bench",
+            "all",
+            "--variants",
+            "native_local,wasm_host_wasmtime_embedded,wasm_host_cli",
+            "--workloads",
+            "hello,state,proxy",
+            "--connections",
+            "2,8",
+            "--duration",
+            "0.4",
+            "--repeats",
+            "2",
+            "--cold-samples",
+            "2",
+            "--warm-requests",
+            "15",
+            "--rate",
+            "200",
+            "--out",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success(), "bench all failed: {status}");
+
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&out.join("manifest.json"))).unwrap();
+    assert_eq!(manifest["status"], "complete");
+    assert_eq!(
+        manifest["suites"],
+        serde_json::json!(["cold", "warm", "throughput"])
+    );
+    for key in [
+        "rustc",
+        "wasmtime_crate",
+        "wasmtime_cli",
+        "docker",
+        "kernel",
+    ] {
+        assert!(
+            manifest["versions"][key]
+                .as_str()
+                .is_some_and(|v| !v.is_empty()),
+            "versions.{key}"
+        );
+    }
+    assert!(manifest["git"]["revision"].as_str().unwrap().len() >= 7);
+    assert!(manifest["machine"]["cpus"].as_u64().unwrap() >= 1);
+    assert!(manifest["pinning"]["enabled"].is_boolean());
+    assert!(manifest["finished"].is_string());
+    let variants = manifest["variants"].as_array().unwrap();
+    let status_of = |name: &str| {
+        variants
+            .iter()
+            .find(|v| v["name"] == name)
+            .map(|v| v["status"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(status_of("native_local").as_deref(), Some("ran"));
+    assert_eq!(
+        status_of("wasm_host_wasmtime_embedded").as_deref(),
+        Some("ran")
+    );
+    // wasmedge is not installed here: listed as skipped with the reason.
+    if status_of("wasm_host_cli").as_deref() == Some("skipped") {
+        let v = variants
+            .iter()
+            .find(|v| v["name"] == "wasm_host_cli")
+            .unwrap();
+        assert!(v["reason"].as_str().unwrap().contains("wasmedge not found"));
+    }
+    let cells = manifest["cells"].as_array().unwrap();
+    assert!(cells.iter().all(|c| c["status"] == "ok"), "{cells:?}");
+    // cold: 2 variants x 3 repeats; warm: 2 x 3 workloads x 2 clients (curl
+    // may be missing); throughput: 2 x 3 x (2 levels + 1 rate) x 2 repeats.
+    let count = |suite: &str| cells.iter().filter(|c| c["suite"] == suite).count();
+    assert_eq!(count("cold"), 6);
+    assert!(count("warm") >= 6);
+    assert_eq!(count("throughput"), 36);
+    for cell in cells {
+        let raw = cell["raw"].as_str().unwrap();
+        assert!(out.join(raw).exists(), "{raw}");
+    }
+    assert!(read(&out.join("meta/env_snapshot.txt")).contains("## kernel"));
+
+    let (h, rows) = csv(&out.join("summary/cold_start.csv"));
+    assert_eq!(
+        h.join(","),
+        "variant,n,p50_ms,p90_ms,p99_ms,mean_ms,min_ms,max_ms"
+    );
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(r[col(&h, "n")], "6");
+        let p50: f64 = r[col(&h, "p50_ms")].parse().unwrap();
+        let min: f64 = r[col(&h, "min_ms")].parse().unwrap();
+        let max: f64 = r[col(&h, "max_ms")].parse().unwrap();
+        assert!(p50 > 0.0 && min <= p50 && p50 <= max, "{r:?}");
+    }
+
+    let (h, rows) = csv(&out.join("summary/warm_latency.csv"));
+    assert_eq!(
+        h.join(","),
+        "variant,workload,client,n,p50_us,p90_us,p99_us,mean_us"
+    );
+    assert!(rows.len() >= 6);
+    for r in &rows {
+        assert_eq!(r[col(&h, "n")], "15");
+        let p50: u64 = r[col(&h, "p50_us")].parse().unwrap();
+        let p99: u64 = r[col(&h, "p99_us")].parse().unwrap();
+        assert!(p50 > 0 && p50 <= p99, "{r:?}");
+    }
+
+    let (h, rows) = csv(&out.join("aggregated/throughput.csv"));
+    assert_eq!(
+        h.join(","),
+        "variant,workload,connections,repeat,duration_s,requests,rps,p50_us,p90_us,p99_us,errors,rss_peak_kb,rss_mean_kb,cpu_pct_mean,cpu_ms_per_1k"
+    );
+    assert_eq!(rows.len(), 2 * 3 * 2 * 2);
+    for r in &rows {
+        let f = |name: &str| r[col(&h, name)].parse::<f64>().unwrap();
+        assert!(f("requests") > 0.0 && f("rps") > 0.0, "{r:?}");
+        let expected = f("requests") / f("duration_s");
+        assert!(
+            (f("rps") - expected).abs() <= expected * 0.01 + 0.01,
+            "rps != requests/duration: {r:?}"
+        );
+        assert!(f("duration_s") > 0.3 && f("duration_s") < 0.6, "{r:?}");
+        assert!(f("p50_us") > 0.0 && f("p50_us") <= f("p99_us"));
+        assert_eq!(f("errors"), 0.0, "{r:?}");
+        assert!(f("rss_peak_kb") > 0.0 && f("rss_mean_kb") > 0.0);
+        assert!(f("rss_mean_kb") <= f("rss_peak_kb"));
+        assert!(f("cpu_ms_per_1k") >= 0.0 && f("cpu_pct_mean") >= 0.0);
+    }
+    let (h, rows) = csv(&out.join("aggregated/open_loop.csv"));
+    assert_eq!(rows.len(), 2 * 3 * 2);
+    assert!(rows
+        .iter()
+        .all(|r| r[col(&h, "rate")].parse::<f64>().unwrap() == 200.0));
+
+    // The report is rebuilt from raw/ alone, to the same bytes.
+    let before = read(&out.join("aggregated/throughput.csv"));
+    let status = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("report")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(read(&out.join("aggregated/throughput.csv")), before);
+    std::fs::remove_dir_all(&out).unwrap();
+}
