@@ -2,12 +2,20 @@
 //! `raw/` and `manifest.json` alone, so a run copied from a CI artifact can
 //! be re-plotted anywhere.
 
+mod content;
+pub mod document;
+pub mod figures;
+pub mod format;
+pub mod html;
+pub mod hypotheses;
+pub mod markdown;
+pub mod plots;
 pub mod summary;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::results;
 
@@ -24,15 +32,37 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     };
     summarize(&root, true)?;
     println!("{}", screen_table(&root)?);
-    println!("report rebuilt in {}", root.display());
+    println!("report: {}", root.join("report.md").display());
+    println!("page:   {}", root.join("index.html").display());
     Ok(())
 }
 
-/// Recompute the summaries from `raw/` (and, with `render`, the plots and
-/// the report).
-pub fn summarize(root: &Path, _render: bool) -> Result<()> {
+/// Recompute the summaries from `raw/` (and, with `render`, the plots,
+/// `report.md` and `index.html`).
+pub fn summarize(root: &Path, render: bool) -> Result<()> {
     let s = summary::compute(root)?;
     summary::write(root, &s)?;
+    if render {
+        self::render(root, &s)?;
+    }
+    Ok(())
+}
+
+/// Plots, `report.md` and `index.html` from the summary and the manifest.
+/// The same input gives the same report.md, byte for byte: nothing here
+/// reads the clock, every table is in the variant and workload tables'
+/// order, and numbers are formatted by fixed rules (format.rs).
+pub fn render(root: &Path, s: &summary::Summary) -> Result<()> {
+    let manifest = crate::manifest::Manifest::read(root)
+        .with_context(|| format!("rendering the report of {}", root.display()))?;
+    let plots = plots::render_all(root, s)?;
+    let verdicts = hypotheses::judge_all(s);
+    let doc = content::build(&manifest, s, &verdicts, &plots);
+    results::write_atomic(&root.join("report.md"), markdown::render(&doc).as_bytes())?;
+    results::write_atomic(
+        &root.join("index.html"),
+        html::render(&doc, root)?.as_bytes(),
+    )?;
     Ok(())
 }
 

@@ -1,0 +1,168 @@
+//! `plots/throughput_<workload>`: requests per second against connections,
+//! a line per variant (mean over repeats) with the min-max band over repeats
+//! shaded. Both axes are logarithmic: connection levels grow geometrically
+//! and rps spans decades (CLI variants ~100, native ~20k).
+
+use anyhow::Result;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{frame, legend, log_axis, ordered_variants, tick_si, Axis, Chart, Entry, Mark};
+use crate::report::summary::ThroughputRow;
+
+/// One connection level of a variant: mean, min and max rps over repeats.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Point {
+    pub connections: usize,
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    pub repeats: usize,
+}
+
+pub(crate) struct Throughput {
+    workload: String,
+    series: Vec<(String, Vec<Point>)>,
+}
+
+/// Mean/min/max rps per connection level of one (variant, workload).
+pub(crate) fn points(rows: &[ThroughputRow], variant: &str, workload: &str) -> Vec<Point> {
+    let mut levels: Vec<usize> = rows
+        .iter()
+        .filter(|r| r.variant == variant && r.workload == workload)
+        .map(|r| r.connections)
+        .collect();
+    levels.sort_unstable();
+    levels.dedup();
+    levels
+        .into_iter()
+        .map(|c| {
+            let rps: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.variant == variant && r.workload == workload && r.connections == c)
+                .map(|r| r.rps)
+                .collect();
+            Point {
+                connections: c,
+                mean: crate::stats::mean(&rps),
+                min: rps.iter().copied().fold(f64::INFINITY, f64::min),
+                max: rps.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                repeats: rps.len(),
+            }
+        })
+        .collect()
+}
+
+impl Throughput {
+    pub fn new(rows: &[ThroughputRow], workload: &str) -> Option<Throughput> {
+        let names = ordered_variants(
+            rows.iter()
+                .filter(|r| r.workload == workload)
+                .map(|r| r.variant.as_str()),
+        );
+        let series: Vec<(String, Vec<Point>)> = names
+            .into_iter()
+            .map(|v| {
+                let p = points(rows, &v, workload);
+                (v, p)
+            })
+            // Zero rps has no place on a log axis: such points are dropped
+            // (the tables still show them).
+            .map(|(v, p)| (v, p.into_iter().filter(|p| p.min > 0.0).collect()))
+            .filter(|(_, p): &(String, Vec<Point>)| !p.is_empty())
+            .collect();
+        if series.is_empty() {
+            return None;
+        }
+        Some(Throughput {
+            workload: workload.to_owned(),
+            series,
+        })
+    }
+}
+
+impl Chart for Throughput {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let (area, strip) = frame(
+            root,
+            &format!(
+                "Throughput, {} workload (closed loop, mean of repeats)",
+                self.workload
+            ),
+        )?;
+        let all = || self.series.iter().flat_map(|(_, p)| p.iter());
+        let mut levels: Vec<f64> = all().map(|p| p.connections as f64).collect();
+        levels.sort_by(f64::total_cmp);
+        levels.dedup();
+        let (cmin, cmax) = (levels[0], levels[levels.len() - 1]);
+        let x = Axis::log_at(cmin / 1.3, cmax * 1.3, levels);
+        let y = log_axis(all().flat_map(|p| [p.min, p.max]), 1.3).expect("positive rps");
+
+        let mut chart = ChartBuilder::on(&area)
+            .margin(16)
+            .x_label_area_size(50)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x, y)?;
+        chart
+            .configure_mesh()
+            .x_desc("connections (log scale)")
+            .y_desc("requests per second (log scale)")
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| tick_si(*v))
+            .axis_desc_style(super::font(16))
+            .label_style(super::font(14))
+            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(200, 200, 200))
+            .draw()?;
+
+        for (variant, points) in &self.series {
+            let color = super::color(variant);
+            if points.iter().any(|p| p.max > p.min) {
+                let band: Vec<(f64, f64)> = points
+                    .iter()
+                    .map(|p| (p.connections as f64, p.max))
+                    .chain(points.iter().rev().map(|p| (p.connections as f64, p.min)))
+                    .collect();
+                chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.2).filled())))?;
+            }
+            let line: Vec<(f64, f64)> = points
+                .iter()
+                .map(|p| (p.connections as f64, p.mean))
+                .collect();
+            chart.draw_series(LineSeries::new(line.clone(), color.stroke_width(3)))?;
+            chart.draw_series(line.iter().map(|&xy| Circle::new(xy, 4, color.filled())))?;
+        }
+
+        let repeats = all().map(|p| p.repeats).max().unwrap_or(1);
+        let mut entries = super::variant_entries(
+            &self
+                .series
+                .iter()
+                .map(|(v, _)| v.clone())
+                .collect::<Vec<_>>(),
+            |c| Mark::Line {
+                color: c.to_rgba(),
+                dashed: false,
+            },
+        );
+        entries.push(Entry::heading("Marks"));
+        entries.push(Entry::new(
+            "line: mean over repeats",
+            Mark::Line {
+                color: BLACK.to_rgba(),
+                dashed: false,
+            },
+        ));
+        if repeats > 1 {
+            entries.push(Entry::new(
+                format!("band: min-max of {repeats} repeats"),
+                Mark::Swatch(BLACK.mix(0.2)),
+            ));
+        }
+        legend(&strip, &entries)?;
+        Ok(())
+    }
+}
