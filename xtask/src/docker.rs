@@ -8,6 +8,15 @@ use anyhow::{bail, Context, Result};
 
 pub const GATEWAY_IMAGE: &str = "wasm-gateway-bench/gateway-native:latest";
 pub const UPSTREAM_IMAGE: &str = "wasm-gateway-bench/upstream-echo:latest";
+/// The gateway image the variants run: `WGB_GATEWAY_IMAGE` when set (`bench
+/// compare` tags each revision's image apart), else [`GATEWAY_IMAGE`].
+pub fn gateway_image() -> String {
+    std::env::var("WGB_GATEWAY_IMAGE")
+        .ok()
+        .filter(|tag| !tag.is_empty())
+        .unwrap_or_else(|| GATEWAY_IMAGE.to_owned())
+}
+
 /// Every container we start carries this label, with our pid as its value.
 pub const OWNER_LABEL: &str = "wasm-gateway-bench.owner";
 

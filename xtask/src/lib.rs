@@ -5,6 +5,8 @@
 pub mod bench;
 pub mod bench_env;
 pub mod build;
+pub mod ci;
+pub mod compare;
 pub mod docker;
 pub mod doctor;
 pub mod load;

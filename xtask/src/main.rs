@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use xtask::{bench, build, doctor, report, run, test};
+use xtask::{bench, build, ci, compare, doctor, report, run, test};
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +31,11 @@ enum Command {
     Bench(bench::BenchCmd),
     /// Rebuild summaries, plots and the report of a run from its raw data.
     Report(report::ReportArgs),
+    /// Compare two run folders: head/base with confidence intervals; exit 1
+    /// on a regression, 2 on an error.
+    Compare(compare::CompareArgs),
+    /// Run locally what CI runs: fmt check, clippy -D warnings, the tests.
+    Ci(ci::CiArgs),
 }
 
 fn main() -> Result<()> {
@@ -41,5 +46,7 @@ fn main() -> Result<()> {
         Command::Test(args) => test::run(&args),
         Command::Bench(cmd) => bench::run(&cmd),
         Command::Report(args) => report::run(&args),
+        Command::Compare(args) => compare::run(&args),
+        Command::Ci(args) => ci::run(&args),
     }
 }

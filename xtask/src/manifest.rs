@@ -181,7 +181,9 @@ pub fn machine() -> Machine {
                     .map(|(_, v)| v.trim().to_owned())
             })
             .unwrap_or_default(),
-        cpus: std::thread::available_parallelism().map_or(0, usize::from),
+        // Online CPUs of the machine, not of this (pinned) thread.
+        // SAFETY: sysconf has no preconditions.
+        cpus: usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).unwrap_or(0),
         mem_total_kb: meminfo
             .lines()
             .find_map(|l| {

@@ -28,8 +28,20 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// A copied set of binaries to run instead of the target folder's:
+/// `WGB_BIN_DIR` holds `gateway-native`, `gateway-host`, `upstream-echo` and
+/// `gateway-wasm.wasm` of one revision (`bench compare` sets it per arm).
+pub fn bin_dir() -> Option<PathBuf> {
+    std::env::var_os("WGB_BIN_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+}
+
 /// A release binary of the workspace, e.g. `gateway-native`.
 pub fn release_bin(name: &str) -> PathBuf {
+    if let Some(dir) = bin_dir() {
+        return dir.join(name);
+    }
     target_dir().join("release").join(name)
 }
 
@@ -46,6 +58,9 @@ pub const WASM_TARGET: &str = "wasm32-wasip1";
 pub fn wasm_module() -> PathBuf {
     if let Some(path) = std::env::var_os("GATEWAY_WASM_MODULE") {
         return PathBuf::from(path);
+    }
+    if let Some(dir) = bin_dir() {
+        return dir.join("gateway-wasm.wasm");
     }
     target_dir()
         .join(WASM_TARGET)

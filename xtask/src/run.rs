@@ -23,6 +23,10 @@ pub struct RunArgs {
     /// in its network namespace instead.
     #[arg(long)]
     pub upstream: Option<SocketAddr>,
+    /// Pin the gateway to this CPU (`--cpuset-cpus` for Docker), e.g. to
+    /// measure it with `taskset -c 1 wrk ...` on the other core.
+    #[arg(long)]
+    pub cpu: Option<usize>,
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -56,6 +60,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
     let mut opts = StartOpts::new(upstream.as_ref().map_or(upstream_addr, |u| u.addr));
     opts.listen = Some(listen);
+    opts.cpu = args.cpu;
     opts.env = env;
     let mut running = variant.start(&opts)?;
     eprintln!(

@@ -202,8 +202,8 @@ impl Variant {
             Launch::Native => Ok((built("gateway-native")?, Vec::new())),
             Launch::Docker => {
                 docker::engine_version().map_err(|e| format!("{e:#}"))?;
-                for image in [docker::GATEWAY_IMAGE, docker::UPSTREAM_IMAGE] {
-                    if !docker::image_exists(image) {
+                for image in [docker::gateway_image(), docker::UPSTREAM_IMAGE.to_owned()] {
+                    if !docker::image_exists(&image) {
                         return Err(format!(
                             "image {image} is not built (run `cargo xtask build`)"
                         ));
@@ -290,7 +290,13 @@ impl Variant {
             if let Some(cpu) = opts.cpu {
                 args.push(format!("--cpuset-cpus={cpu}"));
             }
-            args.push(docker::GATEWAY_IMAGE.to_owned());
+            for (k, v) in &opts.env {
+                if k != "GATEWAY_LISTEN" && k != "UPSTREAM_ADDR" {
+                    args.push("-e".to_owned());
+                    args.push(format!("{k}={v}"));
+                }
+            }
+            args.push(docker::gateway_image());
             let name = format!("wgb-cold-{}-{port}-{}", std::process::id(), unique());
             let gateway = Container::run(&name, &args)?;
             return Ok(Running {
@@ -350,7 +356,7 @@ impl Variant {
                 gw_args.push(format!("{k}={v}"));
             }
         }
-        gw_args.push(docker::GATEWAY_IMAGE.to_owned());
+        gw_args.push(docker::gateway_image());
         let gateway = Container::run(&format!("wgb-gateway-{tag}"), &gw_args)?;
         if !gateway.running() {
             bail!("gateway container exited at once: {}", gateway.logs_tail());

@@ -196,7 +196,7 @@ fn shell_script(s: &Session, variant: &'static Variant, port: u16) -> Result<Str
             "docker run -d --rm --pull=never --name {name} --label {}={} {cpus}-p 127.0.0.1:{port}:18081 {} >/dev/null; {wait}; docker rm -f {name} >/dev/null",
             docker::OWNER_LABEL,
             std::process::id(),
-            docker::GATEWAY_IMAGE
+            docker::gateway_image()
         ));
     }
     let (program, args) = variant.program().map_err(anyhow::Error::msg)?;

@@ -3,6 +3,7 @@
 //! samples resources (sample.rs) and writes `raw/`; the summaries are
 //! computed from `raw/` afterwards (report/), never written by a suite.
 
+pub mod ab;
 mod cold;
 mod headroom;
 mod profile;
@@ -32,6 +33,12 @@ pub enum BenchCmd {
     /// Our load generator against `wrk -t1` on native_local hello, same
     /// pinning, alternating rounds: is the generator the bottleneck?
     Headroom(BenchArgs),
+    /// A/B: build two revisions, run them interleaved, compare with
+    /// confidence intervals (exit 1 on a regression, 2 on an error).
+    Compare(Box<ab::CompareArgs>),
+    /// A/A: the current tree against itself, the runner's noise floor
+    /// (with --head-env, the calibration check).
+    Aa(Box<ab::AaArgs>),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -84,6 +91,20 @@ pub struct BenchArgs {
     /// Do not render plots and the report at the end.
     #[arg(long)]
     pub no_report: bool,
+    /// Extra environment for the gateways, KEY=VALUE, repeatable (e.g. the
+    /// calibration knob GATEWAY_CALIBRATION_DELAY_US=200; never in a real run).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+}
+
+/// `KEY=VALUE` of `--env`.
+pub fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() && !key.contains(char::is_whitespace) => {
+            Ok((key.to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
 }
 
 pub fn run(cmd: &BenchCmd) -> Result<()> {
@@ -93,6 +114,8 @@ pub fn run(cmd: &BenchCmd) -> Result<()> {
         BenchCmd::Throughput(a) => (&["throughput"], a),
         BenchCmd::All(a) => (&["cold", "warm", "throughput"], a),
         BenchCmd::Headroom(a) => return headroom::run(a),
+        BenchCmd::Compare(a) => return ab::compare(a),
+        BenchCmd::Aa(a) => return ab::aa(a),
     };
     signals::install();
     let mut session = Session::open(args, suites)?;

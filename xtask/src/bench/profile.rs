@@ -1,5 +1,6 @@
-//! `quick` and `full`: how many samples, levels and seconds each suite takes.
-//! `full` is the study's matrix; `quick` keeps its shape in a few minutes.
+//! `quick`, `ci` and `full`: how many samples, levels and seconds each suite
+//! takes. `full` is the study's matrix; `quick` keeps its shape in a few
+//! minutes; `ci` is the pull-request A/B's round.
 
 use std::time::Duration;
 
@@ -48,6 +49,29 @@ impl Profile {
         }
     }
 
+    /// The pull-request A/B (`bench compare`, `bench aa`): each round of an
+    /// A/B runs every suite once per arm, so a round is one repeat and
+    /// `repeats` is the number of rounds (hence one cold repeat per round).
+    /// Sized for a 2-core runner: 3 variants x hello/compute x 2 levels x
+    /// 3 s, 6 rounds per arm: 9 minutes of measuring on the 2-core
+    /// development VM, plus well under a minute of incremental builds.
+    pub fn ci() -> Profile {
+        Profile {
+            name: "ci",
+            cold_repeats: 1,
+            cold_samples: 10,
+            warm_warmup: 20,
+            warm_requests: 200,
+            connections: vec![10, 100],
+            duration: Duration::from_secs(3),
+            repeats: 6,
+            primer: Duration::from_millis(500),
+            warmup: Duration::from_millis(500),
+            rates: Vec::new(),
+            open_connections: 100,
+        }
+    }
+
     /// The study's matrix (cold 3 x 20, warm 20 + 300, seven levels of 30 s).
     pub fn full() -> Profile {
         Profile {
@@ -70,7 +94,8 @@ impl Profile {
         match name {
             "quick" => Ok(Profile::quick()),
             "full" => Ok(Profile::full()),
-            other => anyhow::bail!("unknown profile {other:?}; use quick or full"),
+            "ci" => Ok(Profile::ci()),
+            other => anyhow::bail!("unknown profile {other:?}; use quick, ci or full"),
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct Session {
     pub gateway_cpu: Option<usize>,
     pub load_cpu: Option<usize>,
     pub progress: Progress,
+    /// `--env`: extra environment for every started gateway.
+    pub env: Vec<(String, String)>,
     upstream: Option<Upstream>,
 }
 
@@ -94,7 +96,11 @@ impl Session {
                 .collect::<Result<_>>()?
         };
 
-        let pin = !args.no_pin && std::thread::available_parallelism().map_or(1, usize::from) >= 2;
+        // The machine's online CPUs: available_parallelism() would count only
+        // the CPUs this thread may use, which is one once a session pinned it.
+        // SAFETY: sysconf has no preconditions.
+        let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        let pin = !args.no_pin && cpus >= 2;
         let (gateway_cpu, load_cpu) = if pin {
             (Some(0), Some(1))
         } else {
@@ -187,6 +193,7 @@ impl Session {
             gateway_cpu,
             load_cpu,
             progress,
+            env: args.env.clone(),
             upstream,
         })
     }
@@ -202,6 +209,7 @@ impl Session {
         opts.cpu = self.gateway_cpu;
         opts.upstream_cpu = self.load_cpu;
         opts.log = Some(self.run.path(&format!("meta/{}.log", variant.name)));
+        opts.env.extend(self.env.iter().cloned());
         opts
     }
 
