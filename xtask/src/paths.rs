@@ -13,7 +13,8 @@ pub fn project_root() -> PathBuf {
 }
 
 /// The cargo target folder: `CARGO_TARGET_DIR` when set (CI keeps it outside
-/// the clone so Wasmtime is compiled once), else `<root>/target`.
+/// the clone so Wasmtime is compiled once), else the one this xtask was built
+/// into, else `<root>/target`.
 pub fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) if !dir.is_empty() => {
@@ -24,8 +25,20 @@ pub fn target_dir() -> PathBuf {
                 project_root().join(dir)
             }
         }
-        _ => project_root().join("target"),
+        // Run directly (not through `cargo xtask`): the folder this binary
+        // was built into, `<target>/release/xtask` or `<target>/release/deps/..`.
+        _ => built_into().unwrap_or_else(|| project_root().join("target")),
     }
+}
+
+fn built_into() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .skip(1)
+        .take(3)
+        .find(|dir| dir.file_name().is_some_and(|n| n == "release"))
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
 }
 
 /// A copied set of binaries to run instead of the target folder's:

@@ -101,8 +101,9 @@ impl Conn {
             Ok(s) => s,
             Err(_) => return Step::Failed(ErrorKind::Connect),
         };
-        // Requests are one small write; Nagle would only delay them.
-        let _ = stream.set_nodelay(true);
+        // No TCP_NODELAY: a request is one write, sent when nothing of ours is
+        // unacknowledged (the previous response acknowledged it), so Nagle
+        // never holds it, and the setsockopt would cost a syscall per request.
         if registry
             .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
             .is_err()
@@ -133,15 +134,8 @@ impl Conn {
                 if !writable {
                     return Step::Pending;
                 }
-                let stream = self.stream.as_ref().expect("connecting without a socket");
-                match stream.take_error() {
-                    Ok(None) => {}
-                    // Accepted, then reset before we wrote: the server's doing.
-                    Ok(Some(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
-                        return Step::Failed(ErrorKind::Read)
-                    }
-                    _ => return Step::Failed(ErrorKind::Connect),
-                }
+                // No getsockopt(SO_ERROR) per connection: a failed connect
+                // makes the first write fail, and `write` says which way.
                 self.state = State::Writing;
                 let step = self.write(request);
                 if step != Step::Pending {
@@ -185,11 +179,33 @@ impl Conn {
                     return Step::Pending;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Nothing sent yet on a new socket: the connect itself failed
+                // (refused, unreachable), or the server reset it at once.
+                Err(e) if self.written == 0 && self.connecting_error(&e) => {
+                    return Step::Failed(if e.kind() == io::ErrorKind::ConnectionReset {
+                        ErrorKind::Read
+                    } else {
+                        ErrorKind::Connect
+                    })
+                }
                 Err(_) => return Step::Failed(ErrorKind::Write),
             }
         }
         self.state = State::Reading;
         Step::Pending
+    }
+
+    /// Is `e`, from the first write on a socket, the connect's failure?
+    fn connecting_error(&self, e: &io::Error) -> bool {
+        matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionRefused
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::HostUnreachable
+                | io::ErrorKind::NetworkUnreachable
+                | io::ErrorKind::TimedOut
+                | io::ErrorKind::AddrNotAvailable
+        ) || e.raw_os_error() == Some(libc::ECONNREFUSED)
     }
 
     fn read(&mut self) -> Step {
