@@ -70,6 +70,13 @@ pub fn build_image(
     Ok(())
 }
 
+/// The host pid of a running container's main process.
+pub fn main_pid(id: &str) -> Option<u32> {
+    let mut cmd = docker();
+    cmd.args(["inspect", "--format", "{{.State.Pid}}", id]);
+    run_quiet(cmd).ok()?.parse().ok().filter(|&pid| pid > 0)
+}
+
 /// A detached container, force-removed on drop.
 pub struct Container {
     pub name: String,

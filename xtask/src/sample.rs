@@ -22,8 +22,11 @@ use serde::{Deserialize, Serialize};
 pub enum Target {
     /// A host process and its descendants.
     Process(u32),
-    /// A Docker container, by full id.
-    Container(String),
+    /// A Docker container, by full id, and its main process's host pid: CPU
+    /// from the container's cgroup, RSS from the process tree in /proc, so
+    /// RSS means the same as for a host process (the cgroup's `rss` counts
+    /// anonymous memory only, not the mapped binary).
+    Container { id: String, pid: Option<u32> },
 }
 
 /// One reading.
@@ -40,7 +43,13 @@ pub struct Sample {
 pub fn read(target: &Target) -> Result<(u64, f64)> {
     match target {
         Target::Process(pid) => read_process(*pid),
-        Target::Container(id) => read_container(id),
+        Target::Container { id, pid } => {
+            let (cgroup_rss_kb, cpu_ms) = read_container(id)?;
+            let rss_kb = pid
+                .and_then(|pid| read_process(pid).ok())
+                .map_or(cgroup_rss_kb, |(rss, _)| rss);
+            Ok((rss_kb, cpu_ms))
+        }
     }
 }
 

@@ -254,7 +254,13 @@ fn measure(
             Target::Process(pid),
             format!("process {pid} and descendants"),
         ),
-        (None, Some(id)) => (Target::Container(id.to_owned()), format!("container {id}")),
+        (None, Some(id)) => (
+            Target::Container {
+                id: id.to_owned(),
+                pid: crate::docker::main_pid(id),
+            },
+            format!("container {id} (CPU: its cgroup; RSS: its process tree)"),
+        ),
         (None, None) => anyhow::bail!("nothing to sample"),
     };
     let sampler = Sampler::start(target, SAMPLE_EVERY);
