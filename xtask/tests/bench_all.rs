@@ -187,3 +187,40 @@ fn bench_all_writes_a_complete_consistent_run() {
     assert_eq!(read(&out.join("aggregated/throughput.csv")), before);
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// A CLI variant at many connections leaves seconds of queued requests when
+/// a cell ends; the next cell must not pay for them (it measured 0 rps
+/// before the drain barrier between cells).
+#[test]
+fn a_cells_leftover_queue_is_not_charged_to_the_next_cell() {
+    let out = std::env::temp_dir().join(format!("wgb-bench-drain-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let status = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "bench",
+            "throughput",
+            "--variants",
+            "wasm_host_wasmtime",
+            "--workloads",
+            "hello",
+            "--connections",
+            "120,2",
+            "--duration",
+            "0.5",
+            "--repeats",
+            "1",
+            "--no-report",
+            "--out",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (h, rows) = csv(&out.join("aggregated/throughput.csv"));
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        let requests: u64 = r[col(&h, "requests")].parse().unwrap();
+        assert!(requests > 0, "a cell measured nothing: {r:?}");
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}

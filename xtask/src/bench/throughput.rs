@@ -16,10 +16,12 @@ use crate::raw::ThroughputRaw;
 use crate::sample::{Sample, Sampler, Target};
 use crate::variants::{Running, Variant};
 use crate::workloads::Workload;
-use crate::{results, signals};
+use crate::{probe, results, signals};
 
 const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// 1200 queued connections at ~10 ms each (a CLI variant) take 12 s.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One measured point of the matrix.
 #[derive(Debug, Clone, Copy)]
@@ -215,8 +217,19 @@ fn start_primed(s: &Session, variant: &'static Variant) -> Result<Running> {
         spec.duration = s.profile.primer;
         spec.timeout = REQUEST_TIMEOUT;
         load::run(&spec, &signals::interrupted)?;
+        drain(&running);
     }
     Ok(running)
+}
+
+/// Wait until the gateway has worked through the connections a finished
+/// load run left queued. A run ends with requests in flight, and a serial
+/// gateway still answers every one of them: a CLI variant at 400 connections
+/// needs seconds for that, which without this barrier would be charged to
+/// the next cell (seen: 0 rps in a 2 s cell). The accept queue is FIFO, so
+/// one `/health` sent now is answered only after all of them.
+fn drain(running: &Running) {
+    let _ = probe::get(running.addr, "/health", DRAIN_TIMEOUT);
 }
 
 /// Warm-up at the highest level before a workload's cells; discarded.
@@ -230,6 +243,7 @@ fn warm_up(s: &Session, running: &Running, workload: &Workload) {
     spec.duration = s.profile.warmup;
     spec.timeout = REQUEST_TIMEOUT;
     let _ = load::run(&spec, &signals::interrupted);
+    drain(running);
 }
 
 fn measure(
@@ -266,5 +280,6 @@ fn measure(
     let sampler = Sampler::start(target, SAMPLE_EVERY);
     let result = load::run(&spec, &signals::interrupted);
     let samples = sampler.finish();
+    drain(running);
     Ok((result?, samples, sampled))
 }
