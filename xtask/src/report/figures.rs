@@ -69,3 +69,41 @@ pub fn errors(rows: &[ThroughputRow], variant: &str, workload: &str) -> u64 {
         .map(|r| r.errors)
         .sum()
 }
+
+/// One connection level of a variant: mean, min and max rps over repeats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub connections: usize,
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    pub repeats: usize,
+}
+
+/// Mean/min/max rps per connection level of one (variant, workload).
+pub fn points(rows: &[ThroughputRow], variant: &str, workload: &str) -> Vec<Point> {
+    let mut levels: Vec<usize> = rows
+        .iter()
+        .filter(|r| r.variant == variant && r.workload == workload)
+        .map(|r| r.connections)
+        .collect();
+    levels.sort_unstable();
+    levels.dedup();
+    levels
+        .into_iter()
+        .map(|c| {
+            let rps: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.variant == variant && r.workload == workload && r.connections == c)
+                .map(|r| r.rps)
+                .collect();
+            Point {
+                connections: c,
+                mean: crate::stats::mean(&rps),
+                min: rps.iter().copied().fold(f64::INFINITY, f64::min),
+                max: rps.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                repeats: rps.len(),
+            }
+        })
+        .collect()
+}

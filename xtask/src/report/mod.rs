@@ -125,22 +125,8 @@ pub fn peak_rps(
     variant: &str,
     workload: &str,
 ) -> Option<(f64, usize)> {
-    let mut levels: Vec<usize> = rows
-        .iter()
-        .filter(|r| r.variant == variant && r.workload == workload)
-        .map(|r| r.connections)
-        .collect();
-    levels.sort_unstable();
-    levels.dedup();
-    levels
+    figures::points(rows, variant, workload)
         .into_iter()
-        .map(|c| {
-            let rps: Vec<f64> = rows
-                .iter()
-                .filter(|r| r.variant == variant && r.workload == workload && r.connections == c)
-                .map(|r| r.rps)
-                .collect();
-            (crate::stats::mean(&rps), c)
-        })
+        .map(|p| (p.mean, p.connections))
         .max_by(|a, b| a.0.total_cmp(&b.0))
 }

@@ -8,49 +8,12 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{frame, legend, log_axis, ordered_variants, tick_si, Axis, Chart, Entry, Mark};
+use crate::report::figures::{points, Point};
 use crate::report::summary::ThroughputRow;
-
-/// One connection level of a variant: mean, min and max rps over repeats.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Point {
-    pub connections: usize,
-    pub mean: f64,
-    pub min: f64,
-    pub max: f64,
-    pub repeats: usize,
-}
 
 pub(crate) struct Throughput {
     workload: String,
     series: Vec<(String, Vec<Point>)>,
-}
-
-/// Mean/min/max rps per connection level of one (variant, workload).
-pub(crate) fn points(rows: &[ThroughputRow], variant: &str, workload: &str) -> Vec<Point> {
-    let mut levels: Vec<usize> = rows
-        .iter()
-        .filter(|r| r.variant == variant && r.workload == workload)
-        .map(|r| r.connections)
-        .collect();
-    levels.sort_unstable();
-    levels.dedup();
-    levels
-        .into_iter()
-        .map(|c| {
-            let rps: Vec<f64> = rows
-                .iter()
-                .filter(|r| r.variant == variant && r.workload == workload && r.connections == c)
-                .map(|r| r.rps)
-                .collect();
-            Point {
-                connections: c,
-                mean: crate::stats::mean(&rps),
-                min: rps.iter().copied().fold(f64::INFINITY, f64::min),
-                max: rps.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                repeats: rps.len(),
-            }
-        })
-        .collect()
 }
 
 impl Throughput {
