@@ -162,7 +162,9 @@ impl Conn {
     /// Close the socket (dropping it removes it from epoll) and forget any
     /// buffered bytes.
     pub(super) fn close(&mut self) {
-        self.stream = None;
+        if let Some(stream) = self.stream.take() {
+            abortive_close(&stream);
+        }
         self.len = 0;
     }
 
@@ -243,5 +245,27 @@ impl Conn {
                 Err(_) => return Step::Failed(ErrorKind::Read),
             }
         }
+    }
+}
+
+/// Close with a reset (SO_LINGER 0) instead of a FIN: neither side keeps a
+/// TIME_WAIT entry, so at tens of thousands of connections per second on
+/// loopback a reused client port never meets an old connection's TIME_WAIT
+/// (which costs a 1 s SYN retransmit), and the kernel does less per close.
+fn abortive_close(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket fd and a correctly sized option value.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
     }
 }
