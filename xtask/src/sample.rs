@@ -121,9 +121,10 @@ fn descendants(pid: u32) -> Vec<u32> {
 
 fn read_process(pid: u32) -> Result<(u64, f64)> {
     let own = stat_fields(pid)?;
-    // A zombie has exited: its RSS reads 0 and would drag the mean down.
-    if own.first().is_some_and(|state| state == "Z") {
-        bail!("process {pid} has exited");
+    // An exiting process (its memory already released, or a zombie) reads
+    // 0 RSS; a live one never does. Such a reading would drag the mean down.
+    if own.first().is_some_and(|state| state == "Z") || field(&own, RSS_PAGES) == 0 {
+        bail!("process {pid} is exiting");
     }
     let ticks = ticks_per_sec();
     let page = page_kb();
