@@ -58,6 +58,13 @@ pub struct ServerArgs {
     /// a real measurement.
     #[arg(long, env = "GATEWAY_CALIBRATION_DELAY_US", default_value_t = 0)]
     pub calibration_delay_us: u64,
+
+    /// Calibration knob that adds CPU work, not time: N iterations of a fixed
+    /// arithmetic loop per request, so instruction counts (callgrind) see it
+    /// as well as the clock. Off (0) by default; never set it in a real
+    /// measurement.
+    #[arg(long, env = "GATEWAY_CALIBRATION_SPIN", default_value_t = 0)]
+    pub calibration_spin: u64,
 }
 
 impl ServerArgs {

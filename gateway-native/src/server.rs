@@ -71,6 +71,7 @@ fn serve_connection(stream: TcpStream, args: &ServerArgs, transform: &mut dyn Tr
         };
         served += 1;
         calibration_delay(args.calibration_delay_us);
+        calibration_spin(args.calibration_spin);
         let response = handle(&request, args, transform);
         let keep_alive = request.asks_keep_alive()
             && served < args.keepalive_max_requests
@@ -131,6 +132,23 @@ fn calibration_delay(micros: u64) {
     }
 }
 
+/// The instruction-count calibration knob (`--calibration-spin`, off by
+/// default): `iterations` rounds of a fixed xorshift step, each a constant
+/// number of instructions whatever the clock or the machine load, so head's
+/// extra work is exactly proportional to N. `black_box` keeps the optimizer
+/// from folding the loop away. Returns the state so a test can see it ran.
+#[inline(never)]
+fn calibration_spin(iterations: u64) -> u64 {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..iterations {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = std::hint::black_box(x);
+    }
+    x
+}
+
 /// A zero timeout is an error for the socket API; treat it as "none".
 fn nonzero(timeout: Duration) -> Option<Duration> {
     (!timeout.is_zero()).then_some(timeout)
@@ -169,6 +187,13 @@ mod tests {
         assert!(String::from_utf8(response.body)
             .unwrap()
             .contains("panicked"));
+    }
+
+    #[test]
+    fn calibration_spin_runs_its_iterations() {
+        assert_eq!(calibration_spin(0), 0x9E37_79B9_7F4A_7C15);
+        assert_ne!(calibration_spin(1), calibration_spin(0));
+        assert_ne!(calibration_spin(1000), calibration_spin(999));
     }
 
     #[test]
