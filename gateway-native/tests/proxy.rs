@@ -128,3 +128,39 @@ fn silent_upstream_is_504_after_the_upstream_timeout() {
     );
     gateway.assert_serving();
 }
+
+#[test]
+fn trickling_upstream_is_504_at_the_deadline_not_per_read() {
+    // One byte every 100 ms: each read is well within the timeout, the
+    // whole answer (about 4 s) is not.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            thread::spawn(move || {
+                read_head(&mut stream);
+                let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\nhello-from-upstream";
+                for byte in answer {
+                    if stream.write_all(&[*byte]).is_err() {
+                        return;
+                    }
+                    thread::sleep(Duration::from_millis(100));
+                }
+            });
+        }
+    });
+    let timeout_ms = 500;
+    let gateway =
+        Gateway::start_with_upstream(upstream, &[&format!("--upstream-timeout-ms={timeout_ms}")]);
+    let started = Instant::now();
+    let response = gateway.get("/trickle");
+    let waited = started.elapsed();
+    assert_eq!(response.status, 504, "{}", response.body_text());
+    let timeout = Duration::from_millis(timeout_ms);
+    assert!(
+        waited >= timeout && waited < timeout + Duration::from_millis(200),
+        "answered after {waited:?}"
+    );
+    gateway.assert_serving();
+}
