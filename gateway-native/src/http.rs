@@ -11,7 +11,7 @@ pub mod response;
 
 pub use client::{read_response, ClientError, ClientResponse, ResponseReader};
 pub use request::{
-    parse_head, Method, Request, RequestError, RequestReader, MAX_BODY_BYTES, MAX_HEADERS,
-    MAX_HEAD_BYTES,
+    parse_decimal, parse_head, Method, Request, RequestError, RequestReader, MAX_BODY_BYTES,
+    MAX_HEADERS, MAX_HEAD_BYTES,
 };
 pub use response::{reason_phrase, write_response, Response};

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sha2::{Digest, Sha256};
 
 use crate::config::ServerArgs;
-use crate::http::{Request, Response};
+use crate::http::{parse_decimal, Request, Response};
 use crate::log::warn;
 use crate::proxy;
 use crate::transform::Transform;
@@ -92,7 +92,8 @@ fn parse_iters(query: Option<&str>, max_iters: u64) -> Result<u64, String> {
         });
     let iters = match value {
         None => Some(DEFAULT_ITERS),
-        Some(text) => text.parse::<u64>().ok(),
+        // The same digits-only rule as Content-Length: `iters=+5` is a 400.
+        Some(text) => parse_decimal(text.as_bytes()),
     };
     match iters {
         Some(n) if (1..=max_iters).contains(&n) => Ok(n),
@@ -131,6 +132,10 @@ mod tests {
             "iters",
             "iters=-1",
             "iters=1.5",
+            "iters=+5",
+            "iters= 5",
+            "iters=5 ",
+            "iters=99999999999999999999999",
         ] {
             let err = parse_iters(Some(bad), 10).unwrap_err();
             assert!(err.contains("from 1 to 10"), "{bad}: {err}");

@@ -118,7 +118,13 @@ fn bad_content_length_is_400() {
 fn bad_iters_are_400_naming_the_bound() {
     let gateway = Gateway::start(&[]);
     let too_many = format!("/compute?iters={}", MAX_ITERS + 1);
-    for target in ["/compute?iters=abc", "/compute?iters=0", too_many.as_str()] {
+    for target in [
+        "/compute?iters=abc",
+        "/compute?iters=0",
+        // The same digits-only rule as `Content-Length: +5` (a 400 too).
+        "/compute?iters=+5",
+        too_many.as_str(),
+    ] {
         let response = gateway.get(target);
         assert_eq!(response.status, 400, "{target}");
         assert!(

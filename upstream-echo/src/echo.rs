@@ -8,10 +8,16 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use gateway_native::http::{write_response, RequestReader, Response};
+use gateway_native::http::{write_response, RequestReader, Response, MAX_HEAD_BYTES};
 use gateway_native::listen::accept_next;
 use gateway_native::log::warn;
 use gateway_native::server::reject;
+
+/// The head limit here: the gateway's [`MAX_HEAD_BYTES`] plus room for what
+/// it adds when it forwards (its request line and `Host`/`Connection`
+/// headers), so a request that fits the gateway's limit always fits this one
+/// and the 431 a client meets is the gateway's own.
+pub const MAX_FORWARDED_HEAD_BYTES: usize = 2 * MAX_HEAD_BYTES;
 
 pub struct Config {
     /// The body of every answer.
@@ -44,7 +50,7 @@ fn serve_connection(stream: TcpStream, config: &Config) {
     let _ = stream.set_nodelay(true);
     // A client that stops reading is as dead as one that stops sending.
     let _ = stream.set_write_timeout(Some(config.read_timeout).filter(|t| !t.is_zero()));
-    let mut reader = RequestReader::new();
+    let mut reader = RequestReader::with_head_limit(MAX_FORWARDED_HEAD_BYTES);
     let mut first = true;
     loop {
         let idle = (!first).then_some(config.read_timeout);

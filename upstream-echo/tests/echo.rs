@@ -252,3 +252,31 @@ fn the_gateway_proxies_to_upstream_echo() {
         );
     }
 }
+
+#[test]
+fn a_path_that_fits_the_gateways_head_limit_is_proxied() {
+    use gateway_native::http::MAX_HEAD_BYTES;
+    let upstream = Upstream::start(&[]);
+    let args = GatewayCli::parse_from([
+        "gateway",
+        "--listen=127.0.0.1:0",
+        &format!("--upstream={}", upstream.addr),
+    ])
+    .server;
+    let listener = server::bind(&args).unwrap();
+    let gateway = listener.local_addr().unwrap();
+    thread::spawn(move || server::serve(listener, &args, &mut Identity));
+    // `get_once`'s head with this target is exactly the gateway's limit.
+    let fixed = "GET  HTTP/1.1\r\nConnection: close\r\n\r\n".len();
+    let target = format!("/{}", "a".repeat(MAX_HEAD_BYTES - fixed - 1));
+    let response = get_once(gateway, &target);
+    assert_eq!(
+        (response.status, response.body_text().as_str()),
+        (200, TEXT),
+        "the upstream must not refuse what the gateway accepted"
+    );
+    // One byte more is the gateway's own 431.
+    let response = get_once(gateway, &format!("{target}a"));
+    assert_eq!(response.status, 431, "{}", response.body_text());
+    assert!(response.body_text().contains(&MAX_HEAD_BYTES.to_string()));
+}

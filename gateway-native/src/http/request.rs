@@ -86,8 +86,9 @@ pub enum RequestError {
     /// The socket failed, e.g. a reset.
     #[error("read failed: {0}")]
     Io(#[source] io::Error),
-    #[error("request head larger than {MAX_HEAD_BYTES} bytes")]
-    HeadTooLarge,
+    /// Over the reader's head limit ([`MAX_HEAD_BYTES`] for the gateway).
+    #[error("request head larger than {0} bytes")]
+    HeadTooLarge(usize),
     #[error("more than {MAX_HEADERS} header fields")]
     TooManyHeaders,
     #[error("malformed request: {0}")]
@@ -108,7 +109,7 @@ impl RequestError {
     pub fn status(&self) -> Option<u16> {
         match self {
             RequestError::Closed | RequestError::TimedOut | RequestError::Io(_) => None,
-            RequestError::HeadTooLarge | RequestError::TooManyHeaders => Some(431),
+            RequestError::HeadTooLarge(_) | RequestError::TooManyHeaders => Some(431),
             RequestError::Malformed(_) | RequestError::BadContentLength => Some(400),
             RequestError::MethodNotAllowed(_) => Some(405),
             RequestError::BodyTooLarge(_) => Some(413),
@@ -202,20 +203,28 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize)>, RequestError> 
     Ok(Some((request, head_len)))
 }
 
-/// Digits only: `+5`, `-1`, `0x10` and the empty string are all invalid.
+/// `Content-Length`: a decimal number, optionally surrounded by whitespace.
 fn parse_content_length(value: &[u8]) -> Option<u64> {
-    let value = value.trim_ascii();
+    parse_decimal(value.trim_ascii())
+}
+
+/// The one rule for every number a request carries (`Content-Length`, the
+/// `iters` query parameter): ASCII digits only, so `+5`, `-1`, `0x10`, ` 5`
+/// and the empty string are all invalid; `None` also when it overflows u64.
+/// (`str::parse::<u64>` alone would take `+5`.)
+pub fn parse_decimal(value: &[u8]) -> Option<u64> {
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return None;
     }
     std::str::from_utf8(value).ok()?.parse().ok()
 }
 
-/// Reads requests from one connection into a fixed [`MAX_HEAD_BYTES`]
-/// buffer. Bytes past a request (a pipelined next one) are kept for the next
-/// call, so use one reader per connection.
+/// Reads requests from one connection into a fixed buffer whose size is the
+/// head limit ([`MAX_HEAD_BYTES`] unless [`RequestReader::with_head_limit`]).
+/// Bytes past a request (a pipelined next one) are kept for the next call, so
+/// use one reader per connection.
 pub struct RequestReader {
-    buf: [u8; MAX_HEAD_BYTES],
+    buf: Box<[u8]>,
     /// `buf[start..end]` has been read but not consumed.
     start: usize,
     end: usize,
@@ -229,8 +238,15 @@ impl Default for RequestReader {
 
 impl RequestReader {
     pub fn new() -> Self {
+        Self::with_head_limit(MAX_HEAD_BYTES)
+    }
+
+    /// A reader that takes heads of up to `limit` bytes. upstream-echo
+    /// takes more than the gateway, which adds its own headers when it
+    /// forwards: the gateway's limit is then the one a client meets.
+    pub fn with_head_limit(limit: usize) -> Self {
         RequestReader {
-            buf: [0; MAX_HEAD_BYTES],
+            buf: vec![0; limit.max(1)].into_boxed_slice(),
             start: 0,
             end: 0,
         }
@@ -272,7 +288,7 @@ impl RequestReader {
                 return Ok(request);
             }
             if self.end == self.buf.len() {
-                return Err(RequestError::HeadTooLarge);
+                return Err(RequestError::HeadTooLarge(self.buf.len()));
             }
             self.end += read_by(stream, &mut self.buf[self.end..], head_deadline)?;
         }
