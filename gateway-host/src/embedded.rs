@@ -2,8 +2,12 @@
 //! numbers compare. Engine, Module and Linker are built once; every request
 //! gets a fresh Store with a WASI preview1 context whose stdin is the body and
 //! whose stdout is an in-memory pipe, then `linker.instantiate` and `_start`.
+//!
+//! Its limits hold for the whole call: the deadline covers host calls too
+//! (`host_deadline`), and output over the cap is an error, not a truncation.
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{bail, Context as _};
 use gateway_native::{Transform, TransformError};
@@ -14,13 +18,16 @@ use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
-use crate::epoch;
 use crate::limits::Limits;
+use crate::{epoch, host_deadline};
 
-/// One request's store data: its WASI context and its resource limits.
+/// One request's store data: its WASI context, its resource limits, and when
+/// it started and must end.
 struct RequestState {
     wasi: WasiP1Ctx,
     limits: StoreLimits,
+    started: Instant,
+    deadline: Instant,
 }
 
 /// Runs a WASI preview1 command module in-process for every body.
@@ -48,6 +55,10 @@ impl EmbeddedTransform {
         wt(
             p1::add_to_linker_sync(&mut linker, |state: &mut RequestState| &mut state.wasi),
             "adding WASI preview1 to the linker",
+        )?;
+        wt(
+            host_deadline::bound_poll_oneoff(&mut linker, |s| s.deadline, |s| s.started),
+            "bounding WASI poll_oneoff by the deadline",
         )?;
         // Fails now, not on the first request, if an import is not WASI p1.
         // The result is dropped: requests use `linker.instantiate`, as the
@@ -80,7 +91,11 @@ impl EmbeddedTransform {
 
     /// One call: fresh store, instantiate, `_start`, collect stdout.
     fn run(&self, body: &[u8]) -> Result<Vec<u8>, TransformError> {
-        let stdout = MemoryOutputPipe::new(self.limits.max_output_bytes);
+        let started = Instant::now();
+        // One byte over the cap fits, so going over it can be told apart from
+        // filling it exactly (the module may ignore its failed writes).
+        let cap = self.limits.max_output_bytes;
+        let stdout = MemoryOutputPipe::new(cap.saturating_add(1));
         let wasi = WasiCtxBuilder::new()
             .stdin(MemoryInputPipe::new(body.to_vec()))
             .stdout(stdout.clone())
@@ -88,7 +103,13 @@ impl EmbeddedTransform {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.max_memory_bytes)
             .build();
-        let mut store = Store::new(&self.engine, RequestState { wasi, limits });
+        let state = RequestState {
+            wasi,
+            limits,
+            started,
+            deadline: started + self.limits.timeout,
+        };
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
         // Relative to the current epoch, so it also covers instantiation (a
         // module's start function can loop too).
@@ -106,6 +127,9 @@ impl EmbeddedTransform {
             self.classify(err)?;
         }
         match stdout.try_into_inner() {
+            Some(buf) if buf.len() > cap => {
+                Err(TransformError::Trap(format!("output exceeded {cap} bytes")))
+            }
             Some(buf) => Ok(Vec::from(buf)),
             None => Err(TransformError::Runtime(
                 "the module's stdout is still in use after its store was dropped".into(),

@@ -5,6 +5,7 @@
 pub mod child;
 pub mod embedded;
 mod epoch;
+mod host_deadline;
 pub mod limits;
 pub mod runtime;
 pub mod spawn;

@@ -6,14 +6,16 @@ use std::time::Duration;
 /// Per-request resource bounds, shared by the embedded and spawning runtimes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Wall-clock budget of one call (`--wasm-timeout-ms`).
+    /// Wall-clock budget of one call (`--wasm-timeout-ms`), host calls (a
+    /// WASI sleep) included.
     pub timeout: Duration,
-    /// Cap on each linear memory (`--wasm-max-memory-mb`). Enforced by the
-    /// embedded runtime only: the CLI runtimes run with their own defaults,
-    /// as the study ran them.
+    /// Cap on each linear memory (`--wasm-max-memory-mb`), every runtime:
+    /// the store's limiter in-process, the runtime's own flag for the CLI
+    /// runtimes, with `RLIMIT_AS` as a backstop (see `spawn`).
     pub max_memory_bytes: usize,
     /// Cap on what the module may write to stdout, so it cannot fill the
-    /// gateway's memory through its output.
+    /// gateway's memory through its output; more is an error (a 500), never
+    /// a truncated 200.
     pub max_output_bytes: usize,
 }
 

@@ -21,13 +21,15 @@ struct Args {
     #[arg(long, env = "WASM_MODULE")]
     module: PathBuf,
 
-    /// Deadline of one module call, in milliseconds; past it the request is
-    /// a 500 (embedded: epoch interruption; CLI runtimes: SIGKILL).
+    /// Deadline of one module call, in milliseconds, host calls included;
+    /// past it the request is a 500 (embedded: epoch interruption and a
+    /// bounded WASI sleep; CLI runtimes: SIGKILL).
     #[arg(long, env = "WASM_TIMEOUT_MS", default_value_t = Limits::DEFAULT_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..))]
     wasm_timeout_ms: u64,
 
-    /// Cap on the module's linear memory, in MiB (embedded runtime only).
+    /// Cap on the module's linear memory, in MiB, every runtime (CLI
+    /// runtimes: their own flag, and RLIMIT_AS as a backstop); over it is a 500.
     #[arg(long, env = "WASM_MAX_MEMORY_MB", default_value_t = Limits::DEFAULT_MAX_MEMORY_MB,
           value_parser = clap::value_parser!(u64).range(1..))]
     wasm_max_memory_mb: u64,

@@ -1,6 +1,11 @@
 //! `wasmtime` and `wasmedge`: a runtime process per request, the body on its
 //! stdin and the result from its stdout. The two differ only in data (see
 //! `runtime`); the process handling is `child`'s.
+//!
+//! `--wasm-max-memory-mb` holds here too: as the runtime's own cap on each
+//! linear memory (Wasmtime's `-W max-memory-size`, WasmEdge's
+//! `--memory-page-limit`), and as `RLIMIT_AS` on the process, a backstop set
+//! at the cap plus what the runtime itself maps (see [`address_space_limit`]).
 
 use std::ffi::OsString;
 use std::io;
@@ -12,7 +17,7 @@ use gateway_native::{Transform, TransformError};
 
 use crate::child::{self, Bounds, RunError};
 use crate::limits::Limits;
-use crate::runtime::CliRuntime;
+use crate::runtime::{expand_template, CliRuntime, MODULE_PLACEHOLDER};
 
 /// How much of a failing runtime's stderr is kept for the log line.
 const STDERR_TAIL: usize = 2048;
@@ -26,15 +31,23 @@ pub struct SpawnTransform {
 }
 
 impl SpawnTransform {
-    /// Runs `program` with `runtime`'s argument template, `module` filled in.
-    /// Nothing is checked here: a missing binary is reported per request.
+    /// Runs `program` with `runtime`'s argument template, `module` filled in
+    /// and the memory cap's flags before it. Nothing is checked here: a
+    /// missing binary is reported per request.
     pub fn new(
         runtime: CliRuntime,
         program: impl Into<PathBuf>,
         module: &Path,
         limits: Limits,
     ) -> Self {
-        Self::with_command(runtime, program, runtime.args(module), limits)
+        let mut args = Vec::new();
+        for arg in runtime.args_template() {
+            if *arg == MODULE_PLACEHOLDER {
+                args.extend(memory_cap_args(runtime, limits.max_memory_bytes));
+            }
+            args.extend(expand_template(&[arg], module));
+        }
+        Self::with_command(runtime, program, args, limits)
     }
 
     /// Runs any `program` with any `args`, reported as `runtime`: how tests
@@ -97,6 +110,7 @@ impl Transform for SpawnTransform {
             timeout: self.limits.timeout,
             max_stdout: self.limits.max_output_bytes,
             stderr_tail: STDERR_TAIL,
+            max_address_space: Some(address_space_limit(self.runtime, self.limits)),
         };
         let out = match child::run(&mut cmd, body, bounds) {
             Ok(out) => out,
@@ -139,4 +153,38 @@ impl Transform for SpawnTransform {
             }
         }
     }
+}
+
+/// The runtime's own cap on each linear memory, as its flags. Every CLI
+/// runtime but WasmEdge is the `wasmtime` binary.
+pub fn memory_cap_args(runtime: CliRuntime, max_bytes: usize) -> Vec<OsString> {
+    if runtime == CliRuntime::Wasmedge {
+        // WasmEdge counts 64 KiB pages; rounded down, so the cap holds.
+        let pages = (max_bytes / WASM_PAGE).max(1);
+        vec!["--memory-page-limit".into(), pages.to_string().into()]
+    } else {
+        vec!["-W".into(), format!("max-memory-size={max_bytes}").into()]
+    }
+}
+
+const WASM_PAGE: usize = 64 * 1024;
+
+/// What a runtime process maps besides the module's memory. Both reserve
+/// address space for a 32-bit linear memory whatever its size (Wasmtime 4 GiB
+/// plus guards, WasmEdge 8 GiB plus guards), so the backstop sits above that.
+/// Measured with `ulimit -v` on `gateway-wasm` and `hello`: `wasmtime run`
+/// 48.0.2 needs between 4 and 5 GiB, `wasmedge` 0.17.1 between 12 and 13 GiB;
+/// these add about a gibibyte.
+const WASMTIME_OWN_ADDRESS_SPACE: u64 = 6 << 30;
+const WASMEDGE_OWN_ADDRESS_SPACE: u64 = 14 << 30;
+
+/// The child's `RLIMIT_AS`: the memory cap plus the runtime's own mappings.
+/// A backstop only: the runtime's own flag is what answers first.
+pub fn address_space_limit(runtime: CliRuntime, limits: Limits) -> u64 {
+    let own = if runtime == CliRuntime::Wasmedge {
+        WASMEDGE_OWN_ADDRESS_SPACE
+    } else {
+        WASMTIME_OWN_ADDRESS_SPACE
+    };
+    own.saturating_add(limits.max_memory_bytes as u64)
 }

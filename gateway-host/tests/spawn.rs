@@ -162,6 +162,7 @@ fn bounds() -> Bounds {
         timeout: TIMEOUT,
         max_stdout: 1 << 20,
         stderr_tail: 4096,
+        max_address_space: None,
     }
 }
 
@@ -210,4 +211,38 @@ fn spawn_errors_are_reported_as_such() {
         Err(RunError::Spawn(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
         other => panic!("expected a spawn error, got {other:?}"),
     }
+}
+
+#[test]
+fn the_address_space_limit_is_set_in_the_child() {
+    let mut cmd = Command::new("/bin/sh");
+    // `ulimit -v` prints RLIMIT_AS in KiB.
+    cmd.args(["-c", "ulimit -v"]);
+    let bounds = Bounds {
+        max_address_space: Some(512 << 20),
+        ..bounds()
+    };
+    let out = child::run(&mut cmd, b"", bounds).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "524288");
+}
+
+#[test]
+fn the_memory_cap_is_passed_to_each_runtime_before_the_module() {
+    let limits = Limits::from_flags(1000, 64);
+    let module = Path::new("/m/gateway-wasm.wasm");
+    let wasmtime = SpawnTransform::new(CliRuntime::Wasmtime, "wasmtime", module, limits);
+    assert_eq!(
+        wasmtime.args(),
+        [
+            "run",
+            "-W",
+            "max-memory-size=67108864",
+            "/m/gateway-wasm.wasm"
+        ]
+    );
+    let wasmedge = SpawnTransform::new(CliRuntime::Wasmedge, "wasmedge", module, limits);
+    assert_eq!(
+        wasmedge.args(),
+        ["--memory-page-limit", "1024", "/m/gateway-wasm.wasm"]
+    );
 }
