@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use xtask::{bench, build, ci, compare, doctor, report, run, test};
+use xtask::{bench, build, ci, compare, doctor, fuzz, report, run, test};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +36,9 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Run locally what CI runs: fmt check, clippy -D warnings, the tests.
     Ci(ci::CiArgs),
+    /// Mutation-fuzz every runnable variant's HTTP front; exit 1 on a crash,
+    /// hang or unexpected 5xx.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> Result<()> {
@@ -48,5 +51,6 @@ fn main() -> Result<()> {
         Command::Report(args) => report::run(&args),
         Command::Compare(args) => compare::run(&args),
         Command::Ci(args) => ci::run(&args),
+        Command::Fuzz(args) => fuzz::run(&args),
     }
 }

@@ -51,6 +51,8 @@ impl Proc {
             });
         }
         cmd.process_group(0);
+        // Marks it ours, so a later harness can sweep it if we die (`stale`).
+        cmd.env(crate::stale::OWNER_ENV, std::process::id().to_string());
         let child = cmd
             .spawn()
             .with_context(|| format!("starting {name} ({:?})", cmd.get_program()))?;

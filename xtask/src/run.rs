@@ -31,6 +31,7 @@ pub struct RunArgs {
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let variant = variants::find(&args.variant)?;
+    crate::stale::sweep_at_start();
     if let Err(reason) = variant.availability() {
         bail!("{}: skipped: {reason}", variant.name);
     }

@@ -8,6 +8,7 @@ mod cold;
 mod headroom;
 mod profile;
 mod session;
+pub mod soak;
 mod throughput;
 mod warm;
 
@@ -39,6 +40,9 @@ pub enum BenchCmd {
     /// A/A: the current tree against itself, the runner's noise floor
     /// (with --head-env, the calibration check).
     Aa(Box<ab::AaArgs>),
+    /// Steady load on every variant at once for --minutes, with RSS, fds,
+    /// threads and child processes over time and their growth per hour.
+    Soak(soak::SoakArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -108,6 +112,8 @@ pub fn parse_env(text: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(cmd: &BenchCmd) -> Result<()> {
+    // What a killed harness left behind goes first, whichever suite this is.
+    crate::stale::sweep_at_start();
     let (suites, args): (&[&str], &BenchArgs) = match cmd {
         BenchCmd::Cold(a) => (&["cold"], a),
         BenchCmd::Warm(a) => (&["warm"], a),
@@ -116,6 +122,7 @@ pub fn run(cmd: &BenchCmd) -> Result<()> {
         BenchCmd::Headroom(a) => return headroom::run(a),
         BenchCmd::Compare(a) => return ab::compare(a),
         BenchCmd::Aa(a) => return ab::aa(a),
+        BenchCmd::Soak(a) => return soak::run(a),
     };
     signals::install();
     let mut session = Session::open(args, suites)?;

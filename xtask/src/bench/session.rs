@@ -113,6 +113,7 @@ impl Session {
         }
 
         let run = RunDir::create(args.out.as_deref())?;
+        crate::stale::hold_run_lock(&run.root)?;
         let mut manifest = Manifest {
             schema: 1,
             command: std::env::args().collect::<Vec<_>>().join(" "),

@@ -10,6 +10,7 @@ pub mod html;
 pub mod hypotheses;
 pub mod markdown;
 pub mod plots;
+pub mod soak;
 pub mod summary;
 
 use std::fmt::Write as _;
@@ -30,6 +31,7 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         Some(dir) => results::RunDir::open(dir)?.root,
         None => results::latest_run()?,
     };
+    crate::stale::mark_if_abandoned(&root)?;
     summarize(&root, true)?;
     println!("{}", screen_table(&root)?);
     println!("report: {}", root.join("report.md").display());
