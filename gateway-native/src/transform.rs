@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use gateway_work::Job;
+
 /// Turns a workload's response body into the body that is sent. The native
 /// gateway uses [`Identity`]; `gateway-host` passes the body through a Wasm
 /// module. The server is single-threaded, so `&mut self` needs no locking.
@@ -13,6 +15,18 @@ pub trait Transform {
     /// Transform one body. An error becomes a 500 whose body is the error's
     /// message, and the server goes on with the next request.
     fn apply(&mut self, body: &[u8]) -> Result<Vec<u8>, TransformError>;
+
+    /// Do the work of `compute_wasm` or `json` and return the body to send.
+    /// The native gateway does it here, natively ([`Identity`]); a Wasm
+    /// gateway does it inside its work module. Never silently native: a
+    /// transform that has no way to run it says so (a 500).
+    fn work(&mut self, job: &Job) -> Result<Vec<u8>, TransformError> {
+        let _ = job;
+        Err(TransformError::Runtime(format!(
+            "{} has no work module",
+            self.name()
+        )))
+    }
 }
 
 /// Why a transform failed; always answered with 500 Internal Server Error.
@@ -54,5 +68,12 @@ impl Transform for Identity {
 
     fn apply(&mut self, body: &[u8]) -> Result<Vec<u8>, TransformError> {
         Ok(body.to_vec())
+    }
+
+    fn work(&mut self, job: &Job) -> Result<Vec<u8>, TransformError> {
+        // The document is the gateway's own and fixed: failing is a bug, so
+        // it is reported as the module's failure would be (a 500).
+        job.run()
+            .map_err(|e| TransformError::Runtime(format!("native work: {e}")))
     }
 }

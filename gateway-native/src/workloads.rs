@@ -6,10 +6,14 @@
 //! | `GET /`                 | `hello`                                        |
 //! | `GET /compute?iters=N`  | [`compute_chain`]`(N)`; `N` defaults to 20000  |
 //! | `GET /state`            | the counter after `fetch_add(1)`: 1, 2, ...    |
+//! | `GET /compute-wasm?iters=N` | the same chain, done by [`Transform::work`] |
+//! | `GET /json`             | [`gateway_work::ORDER`] transformed, by `work` |
 //! | `GET /<anything else>`  | the upstream's answer ([`crate::proxy`])       |
 //!
 //! Every body but health's goes through the [`Transform`] (for the proxy,
 //! only a 2xx answer's). A transform error is a 500 whose body is the error.
+//! `compute-wasm` and `json` are the work itself: natively in the native
+//! gateway, inside the work module in a Wasm one.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,6 +24,7 @@ use crate::http::{parse_decimal, Request, Response};
 use crate::log::warn;
 use crate::proxy;
 use crate::transform::Transform;
+use gateway_work::Job;
 
 /// `iters` when `/compute` has none: the study's figure.
 pub const DEFAULT_ITERS: u64 = 20_000;
@@ -52,6 +57,16 @@ pub fn respond(request: &Request, args: &ServerArgs, transform: &mut dyn Transfo
             let count = COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
             transformed(transform, 200, count.to_string().as_bytes())
         }
+        "/compute-wasm" => match parse_iters(request.query(), args.max_iters) {
+            Ok(iters) => worked(transform, &Job::Chain { iters }),
+            Err(message) => Response::text(400, message),
+        },
+        "/json" => worked(
+            transform,
+            &Job::Json {
+                document: gateway_work::ORDER.as_bytes(),
+            },
+        ),
         _ => proxied(request, args, transform),
     }
 }
@@ -74,6 +89,16 @@ fn transformed(transform: &mut dyn Transform, status: u16, body: &[u8]) -> Respo
         Ok(body) => Response::text(status, body),
         Err(e) => {
             warn(format_args!("transform {} failed: {e}", transform.name()));
+            Response::text(500, e.to_string())
+        }
+    }
+}
+
+fn worked(transform: &mut dyn Transform, job: &Job) -> Response {
+    match transform.work(job) {
+        Ok(body) => Response::text(200, body),
+        Err(e) => {
+            warn(format_args!("work {} failed: {e}", transform.name()));
             Response::text(500, e.to_string())
         }
     }
@@ -220,5 +245,27 @@ mod tests {
         let response = respond(&get("/"), &args(), &mut Failing);
         assert_eq!(response.status, 500);
         assert_eq!(response.body, b"wasm deadline exceeded after 5 ms");
+    }
+
+    #[test]
+    fn work_workloads_run_natively_in_the_native_gateway() {
+        let args = args();
+        let chain = respond(&get("/compute-wasm?iters=3"), &args, &mut Identity);
+        assert_eq!(chain.status, 200);
+        assert_eq!(chain.body, compute_chain(3).into_bytes());
+        assert_eq!(
+            respond(&get("/compute-wasm?iters=0"), &args, &mut Identity).status,
+            400
+        );
+        let json = respond(&get("/json"), &args, &mut Identity);
+        assert_eq!(json.status, 200);
+        assert!(json.body.ends_with(b"\"total_cents\":56170}"));
+        // A transform without a work module never falls back to native code.
+        let refused = respond(&get("/json"), &args, &mut Prefix);
+        assert_eq!(refused.status, 500);
+        assert_eq!(
+            refused.body,
+            b"wasm runtime unavailable: prefix has no work module"
+        );
     }
 }
