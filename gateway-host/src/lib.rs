@@ -1,5 +1,6 @@
 //! The gateway with its response body passed through a Wasm module: in-process
-//! Wasmtime ([`embedded`]) or a runtime process per request ([`spawn`]). The
+//! Wasmtime ([`embedded`], [`pooled`]) or a runtime process per request
+//! ([`spawn`]); [`work`] adds the second module. The
 //! binary (`main.rs`) picks one and hands it to `gateway_native`'s server.
 
 pub mod child;
@@ -7,10 +8,14 @@ pub mod embedded;
 mod epoch;
 mod host_deadline;
 pub mod limits;
+pub mod pooled;
 pub mod runtime;
 pub mod spawn;
+pub mod work;
 
 pub use embedded::EmbeddedTransform;
 pub use limits::Limits;
+pub use pooled::PooledTransform;
 pub use runtime::{CliRuntime, Runtime};
 pub use spawn::SpawnTransform;
+pub use work::WithWork;

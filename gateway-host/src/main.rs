@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use gateway_host::{EmbeddedTransform, Limits, Runtime, SpawnTransform};
+use gateway_host::{
+    pooled, EmbeddedTransform, Limits, PooledTransform, Runtime, SpawnTransform, WithWork,
+};
 use gateway_native::{ServerArgs, Transform};
 
 #[derive(Parser, Debug)]
@@ -20,6 +22,16 @@ struct Args {
     /// embedded runtime).
     #[arg(long, env = "WASM_MODULE")]
     module: PathBuf,
+
+    /// The second module, run by the same runtime for the `compute_wasm` and
+    /// `json` workloads (without it they answer 500).
+    #[arg(long, env = "WASM_WORK_MODULE")]
+    work_module: Option<PathBuf>,
+
+    /// Precompile `--module` for `--runtime wasmtime_pooled` into this
+    /// `.cwasm` file and exit (`cargo xtask build` does it).
+    #[arg(long, value_name = "CWASM")]
+    precompile_to: Option<PathBuf>,
 
     /// Deadline of one module call, in milliseconds, host calls included;
     /// past it the request is a 500 (embedded: epoch interruption and a
@@ -48,6 +60,15 @@ fn main() -> ExitCode {
     // PID 1 in a container has no default SIGTERM action; exit at once, as
     // gateway-native does.
     gateway_native::signals::exit_on_termination();
+    if let Some(out) = &args.precompile_to {
+        return match precompile(&args.module, out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("gateway-host: {err:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let mut transform = match build_transform(&args) {
         Ok(t) => t,
         Err(err) => {
@@ -64,13 +85,38 @@ fn main() -> ExitCode {
     }
 }
 
+/// The study's module and, when given, the work module, both run by
+/// `--runtime`.
 fn build_transform(args: &Args) -> anyhow::Result<Box<dyn Transform>> {
+    // One engine (one pool, one epoch thread) for both modules.
+    let pooled_engine = match args.runtime {
+        Runtime::WasmtimePooled => Some(pooled::engine()?),
+        _ => None,
+    };
+    let study = load(args, pooled_engine.as_ref(), &args.module)?;
+    let work = match &args.work_module {
+        Some(path) => Some(load(args, pooled_engine.as_ref(), path)?),
+        None => None,
+    };
+    Ok(Box::new(WithWork::new(study, work)))
+}
+
+fn load(
+    args: &Args,
+    pooled_engine: Option<&wasmtime::Engine>,
+    module: &Path,
+) -> anyhow::Result<Box<dyn Transform>> {
     let limits = Limits::from_flags(args.wasm_timeout_ms, args.wasm_max_memory_mb);
+    if let Some(engine) = pooled_engine {
+        return Ok(Box::new(PooledTransform::from_file(
+            engine, module, limits,
+        )?));
+    }
     let Some(cli) = args.runtime.cli() else {
-        let transform = EmbeddedTransform::from_file(&args.module, limits)?;
+        let transform = EmbeddedTransform::from_file(module, limits)?;
         return Ok(Box::new(transform));
     };
-    check_module_file(&args.module)?;
+    check_module_file(module)?;
     let bin = cli.resolve_bin(args.runtime_bin.as_deref());
     if !bin.found {
         // Not fatal: the gateway serves, and every Wasm request says why it fails.
@@ -80,12 +126,19 @@ fn build_transform(args: &Args) -> anyhow::Result<Box<dyn Transform>> {
             bin.path.display()
         );
     }
-    Ok(Box::new(SpawnTransform::new(
-        cli,
-        bin.path,
-        &args.module,
-        limits,
-    )))
+    Ok(Box::new(SpawnTransform::new(cli, bin.path, module, limits)))
+}
+
+/// Writes the `.cwasm` through a temporary file, so a reader never maps a
+/// half-written one.
+fn precompile(module: &Path, out: &Path) -> anyhow::Result<()> {
+    let wasm = std::fs::read(module).with_context(|| format!("module {}", module.display()))?;
+    let cwasm =
+        pooled::precompile(&wasm).with_context(|| format!("module {}", module.display()))?;
+    let tmp = out.with_extension("cwasm.tmp");
+    std::fs::write(&tmp, cwasm).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
 }
 
 /// The CLI runtimes compile the module themselves, per request; at start-up

@@ -17,6 +17,14 @@ pub enum Runtime {
     /// `wasmedge MODULE` per request.
     #[value(name = "wasmedge")]
     Wasmedge,
+    /// Wasmtime in-process the production way: a precompiled `.cwasm`,
+    /// `InstancePre` and the pooling allocator; still a fresh instance per
+    /// request (see `pooled`).
+    #[value(name = "wasmtime_pooled")]
+    WasmtimePooled,
+    /// `wasmtime run --allow-precompiled MODULE.cwasm` per request.
+    #[value(name = "wasmtime_aot")]
+    WasmtimeAot,
 }
 
 impl Runtime {
@@ -26,15 +34,18 @@ impl Runtime {
             Runtime::WasmtimeEmbedded => "wasmtime_embedded",
             Runtime::Wasmtime => CliRuntime::Wasmtime.name(),
             Runtime::Wasmedge => CliRuntime::Wasmedge.name(),
+            Runtime::WasmtimePooled => "wasmtime_pooled",
+            Runtime::WasmtimeAot => CliRuntime::WasmtimeAot.name(),
         }
     }
 
     /// The process-per-request runtime this is, if it is one.
     pub fn cli(self) -> Option<CliRuntime> {
         match self {
-            Runtime::WasmtimeEmbedded => None,
+            Runtime::WasmtimeEmbedded | Runtime::WasmtimePooled => None,
             Runtime::Wasmtime => Some(CliRuntime::Wasmtime),
             Runtime::Wasmedge => Some(CliRuntime::Wasmedge),
+            Runtime::WasmtimeAot => Some(CliRuntime::WasmtimeAot),
         }
     }
 }
@@ -46,20 +57,36 @@ pub const MODULE_PLACEHOLDER: &str = "{module}";
 /// and the compilation cache is Wasmtime's default (on), as in the study.
 pub const WASMTIME_ARGS: &[&str] = &["run", MODULE_PLACEHOLDER];
 
-/// `wasmedge MODULE`: the `run` subcommand is implied.
+/// `wasmedge MODULE`: the `run` subcommand is implied. On a plain `.wasm`
+/// WasmEdge runs its interpreter (AOT needs a `wasmedge compile` step).
 pub const WASMEDGE_ARGS: &[&str] = &[MODULE_PLACEHOLDER];
+
+/// `wasmtime run --allow-precompiled MODULE.cwasm`: no compilation and no
+/// cache lookup, the module was compiled by `wasmtime compile` at build time.
+pub const WASMTIME_AOT_ARGS: &[&str] = &["run", "--allow-precompiled", MODULE_PLACEHOLDER];
 
 /// A runtime that is started as a process for every request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CliRuntime {
     Wasmtime,
     Wasmedge,
+    /// The wasmtime CLI on a precompiled module.
+    WasmtimeAot,
 }
 
 impl CliRuntime {
     pub fn name(self) -> &'static str {
         match self {
             CliRuntime::Wasmtime => "wasmtime",
+            CliRuntime::Wasmedge => "wasmedge",
+            CliRuntime::WasmtimeAot => "wasmtime_aot",
+        }
+    }
+
+    /// The program's own name, looked up on PATH.
+    pub fn bin_name(self) -> &'static str {
+        match self {
+            CliRuntime::Wasmtime | CliRuntime::WasmtimeAot => "wasmtime",
             CliRuntime::Wasmedge => "wasmedge",
         }
     }
@@ -68,7 +95,7 @@ impl CliRuntime {
     /// both use these).
     pub fn bin_env(self) -> &'static str {
         match self {
-            CliRuntime::Wasmtime => "WASMTIME",
+            CliRuntime::Wasmtime | CliRuntime::WasmtimeAot => "WASMTIME",
             CliRuntime::Wasmedge => "WASMEDGE",
         }
     }
@@ -77,6 +104,7 @@ impl CliRuntime {
         match self {
             CliRuntime::Wasmtime => WASMTIME_ARGS,
             CliRuntime::Wasmedge => WASMEDGE_ARGS,
+            CliRuntime::WasmtimeAot => WASMTIME_AOT_ARGS,
         }
     }
 
@@ -89,7 +117,7 @@ impl CliRuntime {
     pub fn not_found_message(self) -> String {
         format!(
             "{} not found: set {}=/path or put it on PATH",
-            self.name(),
+            self.bin_name(),
             self.bin_env()
         )
     }
@@ -103,7 +131,7 @@ impl CliRuntime {
         let wanted = match (explicit, from_env) {
             (Some(path), _) => path.to_path_buf(),
             (None, Some(env)) => PathBuf::from(env),
-            (None, None) => PathBuf::from(self.name()),
+            (None, None) => PathBuf::from(self.bin_name()),
         };
         if wanted.components().count() > 1 || wanted.is_absolute() {
             let found = wanted.is_file();
@@ -187,12 +215,36 @@ mod tests {
             .iter()
             .map(|r| r.to_possible_value().unwrap().get_name().to_owned())
             .collect();
-        assert_eq!(names, ["wasmtime_embedded", "wasmtime", "wasmedge"]);
+        assert_eq!(
+            names,
+            [
+                "wasmtime_embedded",
+                "wasmtime",
+                "wasmedge",
+                "wasmtime_pooled",
+                "wasmtime_aot"
+            ]
+        );
         for r in Runtime::value_variants() {
             assert_eq!(Runtime::from_str(r.name(), false).unwrap(), *r);
         }
         assert_eq!(Runtime::WasmtimeEmbedded.cli(), None);
         assert_eq!(Runtime::Wasmedge.cli(), Some(CliRuntime::Wasmedge));
+        assert_eq!(Runtime::WasmtimePooled.cli(), None);
+        assert_eq!(Runtime::WasmtimeAot.cli(), Some(CliRuntime::WasmtimeAot));
+    }
+
+    #[test]
+    fn wasmtime_aot_runs_the_precompiled_module_with_the_wasmtime_binary() {
+        assert_eq!(
+            CliRuntime::WasmtimeAot.args(Path::new("/m/gateway-wasm.cli.cwasm")),
+            ["run", "--allow-precompiled", "/m/gateway-wasm.cli.cwasm"]
+        );
+        assert_eq!(CliRuntime::WasmtimeAot.bin_name(), "wasmtime");
+        assert_eq!(
+            CliRuntime::WasmtimeAot.not_found_message(),
+            "wasmtime not found: set WASMTIME=/path or put it on PATH"
+        );
     }
 
     #[test]

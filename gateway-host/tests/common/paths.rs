@@ -33,6 +33,18 @@ pub fn gateway_wasm() -> PathBuf {
     );
 }
 
+/// The work module (`gateway-work.wasm`), next to `gateway-wasm.wasm`.
+pub fn gateway_work() -> PathBuf {
+    let study = gateway_wasm();
+    let work = study.with_file_name("gateway-work.wasm");
+    assert!(
+        work.is_file(),
+        "{} not found; run `cargo xtask build`",
+        work.display()
+    );
+    work
+}
+
 fn target_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(d) = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {

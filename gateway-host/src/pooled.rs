@@ -1,0 +1,199 @@
+//! `wasmtime_pooled`: per-request isolation the way a production embedder
+//! gets it cheaply (Wasmtime's guide "Tuning Wasmtime for Fast
+//! Instantiation"). Every request still gets a fresh instance, a fresh linear
+//! memory and a fresh WASI context, as in `embedded`; what changes is the cost
+//! of making them:
+//!
+//! - the module is precompiled at build time (`gateway-host --precompile-to`
+//!   writes a `.cwasm` with this file's [`config`]), so start-up only maps it;
+//! - imports are resolved once (`Linker::instantiate_pre`), not per request;
+//! - instances, memories and tables come from the pooling allocator's
+//!   preallocated slots, and a memory's initial contents are a copy-on-write
+//!   mapping of the module's image instead of a copy.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use gateway_native::{Transform, TransformError};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, Trap,
+};
+use wasmtime_wasi::p1::{self, WasiP1Ctx};
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
+
+use crate::epoch;
+use crate::limits::Limits;
+
+/// Slots in the pool for instances, memories and tables. The server is
+/// single-threaded, so at most one study and one work instance live at a
+/// time; each slot reserves its address space up front, so keep it small.
+const POOL_SLOTS: u32 = 4;
+
+/// The engine settings. A `.cwasm` only loads into an engine whose settings
+/// match the one that compiled it, so [`precompile`] and [`engine`] both use
+/// this. The memory cap is enforced per request by a `StoreLimits`, not by
+/// the pool's slot size, so it does not change what a `.cwasm` must match.
+pub fn config() -> Config {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_core_instances(POOL_SLOTS)
+        .total_memories(POOL_SLOTS)
+        .total_tables(POOL_SLOTS);
+    let mut config = Config::new();
+    config
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        // The default, stated: memories start as a CoW mapping of the image.
+        .memory_init_cow(true)
+        // The deadline, as in `embedded`.
+        .epoch_interruption(true);
+    config
+}
+
+/// An engine with [`config`] and its epoch ticker running.
+pub fn engine() -> anyhow::Result<Engine> {
+    let engine = Engine::new(&config())
+        .map_err(anyhow::Error::from)
+        .context("creating the pooled Wasmtime engine")?;
+    epoch::start_ticker(&engine).context("starting the epoch thread")?;
+    Ok(engine)
+}
+
+/// Compile a module (`.wasm` or WAT) to the `.cwasm` bytes [`PooledTransform`]
+/// loads.
+pub fn precompile(wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let engine = Engine::new(&config()).map_err(anyhow::Error::from)?;
+    engine
+        .precompile_module(wasm)
+        .map_err(anyhow::Error::from)
+        .context("precompiling the module")
+}
+
+/// A `.cwasm` is an ELF image; a `.wasm` starts with `\0asm`, WAT with text.
+fn is_elf(path: &Path) -> std::io::Result<bool> {
+    use std::io::Read as _;
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(path)?.read(&mut magic)?;
+    Ok(n == 4 && magic == *b"\x7fELF")
+}
+
+/// One request's store data.
+struct State {
+    wasi: WasiP1Ctx,
+    limits: StoreLimits,
+}
+
+/// Runs a WASI preview1 command module per body from pre-linked, pooled
+/// instances.
+pub struct PooledTransform {
+    engine: Engine,
+    pre: InstancePre<State>,
+    limits: Limits,
+    epoch_ticks: u64,
+}
+
+impl PooledTransform {
+    /// Loads `path` into `engine`: a `.cwasm` made by [`precompile`] is mapped
+    /// as it is; a `.wasm` (or WAT) is compiled now (tests, and a user who has
+    /// not precompiled).
+    pub fn from_file(engine: &Engine, path: &Path, limits: Limits) -> anyhow::Result<Self> {
+        let module =
+            if is_elf(path).with_context(|| format!("cannot read module {}", path.display()))? {
+                // SAFETY: `deserialize_file` trusts the file to be a module this
+                // Wasmtime compiled and to stay unchanged while mapped: it is made
+                // by `cargo xtask build` with `precompile` from the same build of
+                // this binary (a file from another version or config is refused
+                // by Wasmtime's own header check).
+                unsafe { Module::deserialize_file(engine, path) }
+            } else {
+                Module::from_file(engine, path)
+            };
+        let module = module
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("loading module {}", path.display()))?;
+        Self::new(engine, &module, limits)
+    }
+
+    /// Links `module` against WASI preview1 once.
+    pub fn new(engine: &Engine, module: &Module, limits: Limits) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            module.get_export("_start").is_some(),
+            "the module exports no `_start`: it is not a WASI command"
+        );
+        let mut linker = Linker::new(engine);
+        p1::add_to_linker_sync(&mut linker, |state: &mut State| &mut state.wasi)
+            .map_err(anyhow::Error::from)
+            .context("adding WASI preview1 to the linker")?;
+        let pre = linker
+            .instantiate_pre(module)
+            .map_err(anyhow::Error::from)
+            .context("linking the module against WASI preview1")?;
+        Ok(PooledTransform {
+            engine: engine.clone(),
+            pre,
+            limits,
+            epoch_ticks: epoch::ticks_for(limits.timeout),
+        })
+    }
+
+    /// One call: fresh store and WASI context, a pooled instance, `_start`.
+    fn run(&self, body: &[u8]) -> Result<Vec<u8>, TransformError> {
+        let stdout = MemoryOutputPipe::new(self.limits.max_output_bytes);
+        let wasi = WasiCtxBuilder::new()
+            .stdin(MemoryInputPipe::new(body.to_vec()))
+            .stdout(stdout.clone())
+            .build_p1();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.max_memory_bytes)
+            .build();
+        let mut store = Store::new(&self.engine, State { wasi, limits });
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(self.epoch_ticks);
+
+        let outcome = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "_start"))
+            .and_then(|start| start.call(&mut store, ()));
+        // Dropping the store returns the instance's slot to the pool and
+        // releases the pipe's other handle.
+        drop(store);
+        if let Err(err) = outcome {
+            self.classify(err)?;
+        }
+        match stdout.try_into_inner() {
+            Some(buf) => Ok(Vec::from(buf)),
+            None => Err(TransformError::Runtime(
+                "the module's stdout is still in use after its store was dropped".into(),
+            )),
+        }
+    }
+
+    /// As `embedded`'s: `proc_exit(0)` is success, an interrupt is the
+    /// deadline, anything else a trap.
+    fn classify(&self, err: wasmtime::Error) -> Result<(), TransformError> {
+        if let Some(I32Exit(code)) = err.downcast_ref::<I32Exit>() {
+            return match *code {
+                0 => Ok(()),
+                code => Err(TransformError::Exit(code)),
+            };
+        }
+        match err.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => Err(TransformError::Timeout {
+                after_ms: self.limits.timeout_ms(),
+            }),
+            Some(trap) => Err(TransformError::Trap(trap.to_string())),
+            None => Err(TransformError::Trap(err.root_cause().to_string())),
+        }
+    }
+}
+
+impl Transform for PooledTransform {
+    fn name(&self) -> &str {
+        "wasmtime_pooled"
+    }
+
+    fn apply(&mut self, body: &[u8]) -> Result<Vec<u8>, TransformError> {
+        self.run(body)
+    }
+}

@@ -1,0 +1,164 @@
+//! The pooled transform (`wasmtime_pooled`): the same answers and the same
+//! bounds as the embedded one, with instances from the pool (so a slot's
+//! memory must come back clean), and `.cwasm` files loaded as they are.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{modules, paths};
+use gateway_host::{pooled, Limits, PooledTransform, WithWork};
+use gateway_native::{Transform, TransformError};
+use gateway_work::Job;
+
+const TIMEOUT: Duration = Duration::from_millis(200);
+const MAX_MEMORY: usize = 2 << 20;
+
+fn limits() -> Limits {
+    Limits {
+        timeout: TIMEOUT,
+        max_memory_bytes: MAX_MEMORY,
+        max_output_bytes: 256 << 10,
+    }
+}
+
+fn transform() -> PooledTransform {
+    let engine = pooled::engine().unwrap();
+    let module = wasmtime::Module::new(&engine, modules::BEHAVIOURS).unwrap();
+    PooledTransform::new(&engine, &module, limits()).expect("module links")
+}
+
+fn assert_still_serves(t: &mut PooledTransform) {
+    assert_eq!(t.apply(b"after").unwrap(), b"wasm:after");
+}
+
+#[test]
+fn echoes_with_the_prefix() {
+    let mut t = transform();
+    assert_eq!(t.name(), "wasmtime_pooled");
+    assert_eq!(t.apply(b"hello").unwrap(), b"wasm:hello");
+    assert_eq!(t.apply(b"").unwrap(), b"wasm:");
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let out = t.apply(&body).unwrap();
+    assert_eq!(&out[..5], b"wasm:");
+    assert_eq!(&out[5..], &body[..]);
+}
+
+#[test]
+fn every_call_gets_a_fresh_memory_from_the_pool() {
+    // `!g` grows memory to the cap: a reused slot that kept its size would
+    // report a different count.
+    let mut t = transform();
+    for _ in 0..5 {
+        assert_eq!(t.apply(b"!g"), Err(TransformError::Exit(32)));
+        assert_still_serves(&mut t);
+    }
+}
+
+#[test]
+fn misbehaviours_are_errors_within_their_bounds() {
+    let mut t = transform();
+    match t.apply(b"!t") {
+        Err(TransformError::Trap(msg)) => assert!(msg.contains("unreachable"), "{msg}"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert_still_serves(&mut t);
+    assert_eq!(t.apply(b"!x"), Err(TransformError::Exit(3)));
+    assert_eq!(t.apply(b"!z").unwrap(), b"wasm:!z");
+    assert_eq!(t.apply(b"!f"), Err(TransformError::Exit(5)));
+    let start = Instant::now();
+    assert_eq!(
+        t.apply(b"!l"),
+        Err(TransformError::Timeout { after_ms: 200 })
+    );
+    let took = start.elapsed();
+    assert!(took >= TIMEOUT - Duration::from_millis(15), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_still_serves(&mut t);
+}
+
+#[test]
+fn more_calls_than_pool_slots() {
+    let mut t = transform();
+    for i in 0..100 {
+        let body = format!("call {i}");
+        assert_eq!(
+            t.apply(body.as_bytes()).unwrap(),
+            format!("wasm:{body}").as_bytes()
+        );
+    }
+}
+
+#[test]
+fn startup_rejects_modules_that_cannot_run() {
+    let engine = pooled::engine().unwrap();
+    let bad = wasmtime::Module::new(&engine, modules::BAD_IMPORT).unwrap();
+    let err = format!(
+        "{:#}",
+        PooledTransform::new(&engine, &bad, limits()).err().unwrap()
+    );
+    assert!(err.contains("linking") && err.contains("nope"), "{err}");
+    let no_start = wasmtime::Module::new(&engine, modules::NO_START).unwrap();
+    let err = format!(
+        "{:#}",
+        PooledTransform::new(&engine, &no_start, limits())
+            .err()
+            .unwrap()
+    );
+    assert!(err.contains("_start"), "{err}");
+    let missing = PooledTransform::from_file(&engine, "/nonexistent/m.cwasm".as_ref(), limits());
+    assert!(format!("{:#}", missing.err().unwrap()).contains("/nonexistent/m.cwasm"));
+}
+
+/// The build's path: the real module precompiled to a `.cwasm` file, loaded
+/// without compiling; a damaged file is refused, never run.
+#[test]
+fn the_real_module_runs_from_its_cwasm() {
+    let dir = paths::TempDir::new("pooled");
+    let wasm = std::fs::read(paths::gateway_wasm()).unwrap();
+    let cwasm = pooled::precompile(&wasm).unwrap();
+    let file = dir.path().join("gateway-wasm.pooled.cwasm");
+    std::fs::write(&file, &cwasm).unwrap();
+
+    let engine = pooled::engine().unwrap();
+    let mut t = PooledTransform::from_file(&engine, &file, Limits::default()).unwrap();
+    assert_eq!(t.apply(b"hello").unwrap(), b"wasm:hello");
+    assert_eq!(t.apply(b"").unwrap(), b"wasm:");
+
+    let mut damaged = cwasm.clone();
+    let at = damaged.len() / 2;
+    damaged.truncate(at);
+    let bad = dir.path().join("damaged.cwasm");
+    std::fs::write(&bad, &damaged).unwrap();
+    assert!(PooledTransform::from_file(&engine, &bad, Limits::default()).is_err());
+}
+
+/// The work module in the pooled runtime: the chain and the JSON transform
+/// done in Wasm, byte for byte what the native code gives (plus `wasm:`).
+#[test]
+fn the_work_module_does_the_work() {
+    let engine = pooled::engine().unwrap();
+    let study = PooledTransform::from_file(&engine, &paths::gateway_wasm(), Limits::default());
+    let work = PooledTransform::from_file(&engine, &paths::gateway_work(), Limits::default());
+    let mut t = WithWork::new(Box::new(study.unwrap()), Some(Box::new(work.unwrap())));
+    assert_eq!(t.apply(b"hello").unwrap(), b"wasm:hello");
+    for iters in [1, 7, 2000] {
+        let out = t.work(&Job::Chain { iters }).unwrap();
+        let native = gateway_native::compute_chain(iters);
+        assert_eq!(out, format!("wasm:{native}").as_bytes(), "iters {iters}");
+    }
+    let json = Job::Json {
+        document: gateway_work::ORDER.as_bytes(),
+    };
+    let native = json.run().unwrap();
+    assert_eq!(t.work(&json).unwrap(), [b"wasm:", &native[..]].concat());
+    // A document the transform cannot read: the module's exit status.
+    let bad = Job::Json { document: b"{" };
+    assert_eq!(t.work(&bad), Err(TransformError::Exit(65)));
+    // Without a work module: a 500's error, never native work.
+    let mut alone = WithWork::new(Box::new(transform()), None);
+    assert!(matches!(
+        alone.work(&Job::Chain { iters: 1 }),
+        Err(TransformError::Runtime(_))
+    ));
+}
