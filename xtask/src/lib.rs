@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod bench_env;
 pub mod build;
+pub mod callgrind;
 pub mod ci;
 pub mod compare;
 pub mod docker;

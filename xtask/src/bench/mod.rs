@@ -6,6 +6,7 @@
 pub mod ab;
 mod cold;
 mod headroom;
+pub mod instructions;
 mod profile;
 mod session;
 pub mod soak;
@@ -34,6 +35,9 @@ pub enum BenchCmd {
     /// Our load generator against `wrk -t1` on native_local hello, same
     /// pinning, alternating rounds: is the generator the bottleneck?
     Headroom(BenchArgs),
+    /// Instructions per request under callgrind, for every variant whose
+    /// gateway runs on the host: a count the machine's load does not move.
+    Instructions(instructions::InstructionsArgs),
     /// A/B: build two revisions, run them interleaved, compare with
     /// confidence intervals (exit 1 on a regression, 2 on an error).
     Compare(Box<ab::CompareArgs>),
@@ -120,6 +124,7 @@ pub fn run(cmd: &BenchCmd) -> Result<()> {
         BenchCmd::Throughput(a) => (&["throughput"], a),
         BenchCmd::All(a) => (&["cold", "warm", "throughput"], a),
         BenchCmd::Headroom(a) => return headroom::run(a),
+        BenchCmd::Instructions(a) => return instructions::run(a),
         BenchCmd::Compare(a) => return ab::compare(a),
         BenchCmd::Aa(a) => return ab::aa(a),
         BenchCmd::Soak(a) => return soak::run(a),

@@ -8,6 +8,7 @@ pub mod figures;
 pub mod format;
 pub mod html;
 pub mod hypotheses;
+pub mod instructions;
 pub mod markdown;
 pub mod plots;
 pub mod soak;
@@ -44,6 +45,7 @@ pub fn run(args: &ReportArgs) -> Result<()> {
 pub fn summarize(root: &Path, render: bool) -> Result<()> {
     let s = summary::compute(root)?;
     summary::write(root, &s)?;
+    instructions::write(root)?;
     if render {
         self::render(root, &s)?;
     }
@@ -59,7 +61,8 @@ pub fn render(root: &Path, s: &summary::Summary) -> Result<()> {
         .with_context(|| format!("rendering the report of {}", root.display()))?;
     let plots = plots::render_all(root, s)?;
     let verdicts = hypotheses::judge_all(s);
-    let doc = content::build(&manifest, s, &verdicts, &plots);
+    let mut doc = content::build(&manifest, s, &verdicts, &plots);
+    instructions::add_section(&mut doc, root)?;
     results::write_atomic(&root.join("report.md"), markdown::render(&doc).as_bytes())?;
     results::write_atomic(
         &root.join("index.html"),
