@@ -1,5 +1,7 @@
 //! `cargo xtask <command>`: see `cargo xtask --help`.
 
+use std::process::ExitCode;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
@@ -41,16 +43,25 @@ enum Command {
     Fuzz(fuzz::FuzzArgs),
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    let done: Result<()> = match Cli::parse().command {
         Command::Build(args) => build::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Doctor => doctor::run(),
         Command::Test(args) => test::run(&args),
-        Command::Bench(cmd) => bench::run(&cmd),
+        Command::Bench(cmd) => return exit(bench::run(&cmd)),
         Command::Report(args) => report::run(&args),
-        Command::Compare(args) => compare::run(&args),
+        Command::Compare(args) => return compare::run(&args),
         Command::Ci(args) => ci::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
-    }
+    };
+    exit(done.map(|()| ExitCode::SUCCESS))
+}
+
+/// An error is printed as `fn main() -> Result` would, with exit status 1.
+fn exit(outcome: Result<ExitCode>) -> ExitCode {
+    outcome.unwrap_or_else(|e| {
+        eprintln!("Error: {e:?}");
+        ExitCode::FAILURE
+    })
 }

@@ -1,14 +1,16 @@
-//! `cargo xtask compare` on synthetic run folders written here exactly as a
-//! bench run leaves them (manifest.json, aggregated/throughput.csv through
-//! report::summary::write, raw cold and warm samples), and one real A/A with
-//! the calibration knob (needs `cargo xtask build` first, as bench_all.rs).
+//! `cargo xtask compare` on synthetic run folders written here as a bench
+//! run leaves them (manifest.json with its variants and cells,
+//! aggregated/throughput.csv, raw cold, warm and instruction samples), and
+//! one real A/A with the calibration knob (needs `cargo xtask build` first,
+//! as bench_all.rs).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use xtask::manifest::{Git, Manifest};
+use xtask::callgrind::InstructionsRaw;
+use xtask::manifest::{Cell, Git, Manifest, VariantStatus};
 use xtask::raw::ColdSample;
-use xtask::report::summary::{self, Summary, ThroughputRow};
+use xtask::report::summary;
 
 /// A fresh temporary folder per test.
 fn temp(name: &str) -> PathBuf {
@@ -28,38 +30,28 @@ fn series(center: f64, spread: f64, wiggle: &[f64], n: usize) -> Vec<f64> {
         .collect()
 }
 
-fn throughput_row(
-    variant: &str,
-    workload: &str,
-    c: usize,
+/// One row of aggregated/throughput.csv: the columns the summary writes
+/// that a comparison reads, with `bound` as the summary gives it.
+#[derive(Clone)]
+struct TpRow {
+    variant: String,
+    workload: String,
+    connections: usize,
     repeat: usize,
     rps: f64,
-) -> ThroughputRow {
-    ThroughputRow {
-        variant: variant.to_owned(),
-        workload: workload.to_owned(),
-        connections: c,
-        repeat,
-        duration_s: 3.0,
-        requests: (rps * 3.0) as u64,
-        rps,
-        p50_us: 800,
-        p90_us: 1200,
-        p99_us: 2500,
-        errors: 0,
-        rss_peak_kb: 4000,
-        rss_mean_kb: 3900.0,
-        cpu_pct_mean: 99.0,
-        cpu_ms_per_1k: 80.0,
-    }
+    cpu_ms_per_1k: f64,
+    bound: &'static str,
 }
 
 /// One synthetic run folder.
 struct Run {
-    throughput: Vec<ThroughputRow>,
+    throughput: Vec<TpRow>,
     cold: Vec<ColdSample>,
     /// (file stem, rows of (repeat, latency_us)).
     warm: Vec<(String, Vec<(usize, f64)>)>,
+    instructions: Vec<InstructionsRaw>,
+    variants: Vec<VariantStatus>,
+    cells: Vec<Cell>,
 }
 
 impl Run {
@@ -68,14 +60,99 @@ impl Run {
             throughput: Vec::new(),
             cold: Vec::new(),
             warm: Vec::new(),
+            instructions: Vec::new(),
+            variants: Vec::new(),
+            cells: Vec::new(),
         }
     }
 
-    fn rps(mut self, variant: &str, workload: &str, c: usize, values: &[f64]) -> Run {
-        for (repeat, &rps) in values.iter().enumerate() {
-            self.throughput
-                .push(throughput_row(variant, workload, c, repeat, rps));
+    fn rps(self, variant: &str, workload: &str, c: usize, values: &[f64]) -> Run {
+        let cpu = vec![80.0; values.len()];
+        self.cell_of("gateway", variant, workload, c, values, &cpu)
+    }
+
+    /// A throughput cell with its bound and CPU ms per 1000 requests.
+    fn cell_of(
+        mut self,
+        bound: &'static str,
+        variant: &str,
+        workload: &str,
+        c: usize,
+        rps: &[f64],
+        cpu: &[f64],
+    ) -> Run {
+        for (repeat, (&rps, &cpu)) in rps.iter().zip(cpu).enumerate() {
+            self.throughput.push(TpRow {
+                variant: variant.to_owned(),
+                workload: workload.to_owned(),
+                connections: c,
+                repeat,
+                rps,
+                cpu_ms_per_1k: cpu,
+                bound,
+            });
         }
+        self
+    }
+
+    /// Instructions per request, one record per repeat.
+    fn instructions(mut self, variant: &str, workload: &str, per_request: &[f64]) -> Run {
+        for (repeat, &ipr) in per_request.iter().enumerate() {
+            let total = (ipr * 10.0).round() as u64;
+            self.instructions.push(InstructionsRaw {
+                variant: variant.to_owned(),
+                workload: workload.to_owned(),
+                path: "/".to_owned(),
+                repeat,
+                warmup: 3,
+                requests: 10,
+                gateway: vec![total / 10; 10],
+                children: Vec::new(),
+                total,
+                instructions_per_request: total as f64 / 10.0,
+                gateway_raw: vec![total / 10; 10],
+                children_raw: Vec::new(),
+                raw_total: total,
+                raw_instructions_per_request: total as f64 / 10.0,
+                allocator_calls: 80,
+                allocator_call_cost: 100,
+                allocator_symbols: true,
+                tool: "valgrind-3.19.0".to_owned(),
+                options: Vec::new(),
+            });
+        }
+        self
+    }
+
+    /// The variant as the run's manifest lists it.
+    fn variant(mut self, name: &str, status: &str, reason: Option<&str>) -> Run {
+        self.variants.push(VariantStatus {
+            name: name.to_owned(),
+            status: status.to_owned(),
+            reason: reason.map(str::to_owned),
+        });
+        self
+    }
+
+    /// A failed cell in the manifest.
+    fn failed(
+        mut self,
+        suite: &str,
+        variant: &str,
+        workload: &str,
+        detail: &str,
+        error: &str,
+    ) -> Run {
+        self.cells.push(Cell {
+            suite: suite.to_owned(),
+            variant: variant.to_owned(),
+            workload: Some(workload.to_owned()),
+            detail: detail.to_owned(),
+            repeat: Some(0),
+            status: "failed".to_owned(),
+            error: Some(error.to_owned()),
+            raw: None,
+        });
         self
     }
 
@@ -117,18 +194,34 @@ impl Run {
                 revision: revision.to_owned(),
                 dirty: false,
             },
+            variants: self.variants.clone(),
+            cells: self.cells.clone(),
             ..Manifest::default()
         };
         manifest.write(root).unwrap();
-        // The same writer `cargo xtask report` uses.
-        summary::write(
-            root,
-            &Summary {
-                throughput: self.throughput.clone(),
-                ..Summary::default()
-            },
-        )
-        .unwrap();
+        if !self.throughput.is_empty() {
+            let mut text = "variant,workload,connections,repeat,duration_s,requests,rps,p50_us,p90_us,p99_us,errors,rss_peak_kb,rss_mean_kb,cpu_pct_mean,cpu_ms_per_1k,bound\n".to_owned();
+            for r in &self.throughput {
+                text.push_str(&format!(
+                    "{},{},{},{},3.0,{},{},800,1200,2500,0,4000,3900.0,99.0,{},{}\n",
+                    r.variant,
+                    r.workload,
+                    r.connections,
+                    r.repeat,
+                    (r.rps * 3.0) as u64,
+                    r.rps,
+                    r.cpu_ms_per_1k,
+                    r.bound
+                ));
+            }
+            let path = root.join("aggregated/throughput.csv");
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        for r in &self.instructions {
+            let name = InstructionsRaw::file_name(&r.variant, &r.workload, r.repeat);
+            xtask::results::write_json(&root.join("raw/instructions").join(name), r).unwrap();
+        }
         let mut variants: Vec<&str> = self.cold.iter().map(|c| c.variant.as_str()).collect();
         variants.dedup();
         for v in variants {
@@ -498,6 +591,253 @@ fn the_library_and_the_command_agree() {
         c.widest_bound_pct.ceil().max(1.0)
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Instructions per request are a count: one repeat per side is enough,
+/// and 2% more is a regression against the 1% default, whatever the spread
+/// of the timing cells beside it.
+#[test]
+fn two_percent_more_instructions_is_a_regression() {
+    let base = Run::new()
+        .instructions("native_local", "hello", &[12_467.0])
+        .instructions("wasm_host_wasmtime_embedded", "hello", &[67_948.3]);
+    let head = Run::new()
+        .instructions("native_local", "hello", &[12_467.0 * 1.02])
+        .instructions("wasm_host_wasmtime_embedded", "hello", &[67_995.3]);
+    let (code, v, out) = run_pair("instr-2pct", base, head);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        rows_with(&v, "regression"),
+        ["instructions native_local hello "]
+    );
+    // +0.07% (the count's own spread across processes) is no change.
+    assert_eq!(
+        rows_with(&v, "no change"),
+        ["instructions wasm_host_wasmtime_embedded hello "]
+    );
+    assert_eq!(v["instructions_threshold_pct"], 1.0);
+    let row = &v["rows"][0];
+    assert_eq!(row["figure"], "instructions/req");
+    assert!(
+        (row["change_pct"].as_f64().unwrap() - 2.0).abs() < 0.01,
+        "{row}"
+    );
+    assert!(out.contains("instructions threshold 1%"), "{out}");
+    assert!(out.contains("+2.00%"), "{out}");
+}
+
+#[test]
+fn the_instructions_threshold_is_its_own() {
+    let dir = temp("instr-threshold");
+    let (b, h) = (dir.join("base"), dir.join("head"));
+    Run::new()
+        .instructions("native_local", "hello", &[10_000.0, 10_001.0])
+        .write(&b, "b");
+    Run::new()
+        .instructions("native_local", "hello", &[10_150.0, 10_149.0])
+        .write(&h, "h");
+    assert_eq!(compare(&b, &h, &[]).status.code(), Some(1), "1.5% > 1%");
+    let out = compare(&b, &h, &["--instructions-threshold", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // --threshold is the timing cells' and does not loosen the count's.
+    let out = compare(&b, &h, &["--threshold", "10"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // Fewer instructions: an improvement, exit 0.
+    let out = compare(&h, &b, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("improvement"), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 8, defect 9: a variant base measured and head did not (it failed
+/// to start in head) fails the check, with the reason from head's manifest
+/// in the markdown a workflow puts in the job summary.
+#[test]
+fn a_variant_that_failed_in_head_fails_the_check() {
+    let base = full(12_000.0, 0.01, &WIGGLE, 1.0, 60.0)
+        .variant("native_local", "ran", None)
+        .variant("wasm_host_wasmtime_embedded", "ran", None);
+    let head = Run::new()
+        .rps(
+            "native_local",
+            "hello",
+            10,
+            &series(12_000.0, 0.01, &WIGGLE, 6),
+        )
+        .rps(
+            "native_local",
+            "hello",
+            100,
+            &series(12_000.0 * 0.9, 0.01, &WIGGLE, 6),
+        )
+        .cold("native_local", &series(1.0, 0.01, &WIGGLE, 6))
+        .warm("native_local", "hello", &series(60.0, 0.01, &WIGGLE, 6))
+        .variant("native_local", "ran", None)
+        .variant(
+            "wasm_host_wasmtime_embedded",
+            "failed",
+            Some("start: wasm_host_wasmtime_embedded exited before listening"),
+        )
+        .failed(
+            "throughput",
+            "wasm_host_wasmtime_embedded",
+            "compute",
+            "closed loop, 10 connections, one request per connection",
+            "start: wasm_host_wasmtime_embedded exited before listening (exit status: 1)",
+        );
+    let (code, v, out) = run_pair("head-failed", base, head);
+    assert_eq!(code, 1, "a broken head is not a pass: {out}");
+    assert_eq!(v["regressions"], 0, "{out}");
+    let failures = v["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{out}");
+    assert_eq!(
+        failures[0]["cell"],
+        "throughput wasm_host_wasmtime_embedded compute c10"
+    );
+    let reason = failures[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("exited before listening"), "{reason}");
+    assert!(out.contains("Failed in head"), "{out}");
+    assert!(out.contains("exited before listening"), "{out}");
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .contains("1 cell base measured and head did not"),
+        "{out}"
+    );
+}
+
+/// A variant head skipped (its runtime missing) where base measured it is a
+/// failure too, with the skip's reason.
+#[test]
+fn a_variant_skipped_in_head_fails_with_the_skip_reason() {
+    let base = Run::new()
+        .instructions("native_local", "hello", &[12_467.0])
+        .instructions("wasm_host_wasmtime", "hello", &[9_020_838.0])
+        .variant("native_local", "ran", None)
+        .variant("wasm_host_wasmtime", "ran", None);
+    let head = Run::new()
+        .instructions("native_local", "hello", &[12_467.0])
+        .variant("native_local", "ran", None)
+        .variant("wasm_host_wasmtime", "skipped", Some("wasmtime not found"));
+    let (code, v, out) = run_pair("head-skipped", base, head);
+    assert_eq!(code, 1, "{out}");
+    let reason = v["failures"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("variant skipped: wasmtime not found"),
+        "{reason}"
+    );
+}
+
+/// 0 requests/s in every repeat of head (the gateway answered nothing) is a
+/// failure, not a cell left out.
+#[test]
+fn zero_rps_in_head_fails_the_check() {
+    let base = Run::new()
+        .rps(
+            "native_local",
+            "hello",
+            10,
+            &series(12_000.0, 0.01, &WIGGLE, 6),
+        )
+        .variant("native_local", "ran", None);
+    let head = Run::new()
+        .rps("native_local", "hello", 10, &[0.0; 6])
+        .variant("native_local", "ran", None);
+    let (code, v, out) = run_pair("zero-rps", base, head);
+    assert_eq!(code, 1, "{out}");
+    let reason = v["failures"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("not a positive number"), "{reason}");
+}
+
+/// A round that failed in head (one repeat lost, with its error in the
+/// manifest) fails the check even though the other repeats compare fine.
+#[test]
+fn a_failed_round_in_head_fails_the_check() {
+    let base = Run::new()
+        .rps(
+            "native_local",
+            "hello",
+            10,
+            &series(12_000.0, 0.01, &WIGGLE, 6),
+        )
+        .variant("native_local", "ran", None);
+    let head = Run::new()
+        .rps(
+            "native_local",
+            "hello",
+            10,
+            &series(12_000.0, 0.01, &WIGGLE, 5),
+        )
+        .variant("native_local", "failed", Some("the gateway died"))
+        .failed(
+            "throughput",
+            "native_local",
+            "hello",
+            "closed loop, 10 connections, one request per connection",
+            "the gateway exited during the cell (signal 11)",
+        );
+    let (code, v, out) = run_pair("failed-round", base, head);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(v["rows"][0]["verdict"], "no change", "{out}");
+    let reason = v["failures"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("signal 11"), "{reason}");
+}
+
+/// Issue 8, defect 3: a client-bound cell's rps measures the load
+/// generator, so an 11% increase of the gateway's CPU per request there
+/// (21.6 -> 23.9 ms per 1000 requests) is judged on CPU, and flagged.
+#[test]
+fn a_client_bound_cell_is_judged_on_cpu_per_request() {
+    let rps_b = series(9_000.0, 0.03, &WIGGLE, 6);
+    let rps_h = series(9_060.0, 0.03, &WIGGLE2, 6);
+    let base = Run::new().cell_of(
+        "client",
+        "native_local",
+        "hello",
+        100,
+        &rps_b,
+        &series(21.6, 0.01, &WIGGLE, 6),
+    );
+    let head = Run::new().cell_of(
+        "client",
+        "native_local",
+        "hello",
+        100,
+        &rps_h,
+        &series(23.9, 0.01, &WIGGLE2, 6),
+    );
+    let (code, v, out) = run_pair("client-bound", base, head);
+    assert_eq!(code, 1, "{out}");
+    let row = &v["rows"][0];
+    assert_eq!(row["verdict"], "regression", "{row}");
+    assert_eq!(row["figure"], "CPU ms/1k req");
+    assert_eq!(row["higher_is_better"], false);
+    assert!(
+        (row["change_pct"].as_f64().unwrap() - 10.6).abs() < 1.0,
+        "{row}"
+    );
+    assert!(out.contains("client-bound"), "{out}");
+    // The same cell bound by the gateway is judged on rps: no change.
+    let base = Run::new().cell_of(
+        "gateway",
+        "native_local",
+        "hello",
+        100,
+        &rps_b,
+        &series(21.6, 0.01, &WIGGLE, 6),
+    );
+    let head = Run::new().cell_of(
+        "gateway",
+        "native_local",
+        "hello",
+        100,
+        &rps_h,
+        &series(23.9, 0.01, &WIGGLE2, 6),
+    );
+    let (code, v, out) = run_pair("gateway-bound", base, head);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(v["rows"][0]["figure"], "rps");
 }
 
 /// The whole pipeline on real gateways: `bench aa` runs one build against

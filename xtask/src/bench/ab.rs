@@ -22,13 +22,20 @@
 //!
 //! Calibration: `--head-env GATEWAY_CALIBRATION_DELAY_US=N` sets the
 //! gateways' busy delay per request in the head arm only, a known slowdown
-//! the detector must flag (`bench aa --head-env ...` shows it on one build).
+//! the detector must flag (`bench aa --head-env ...` shows it on one build);
+//! `GATEWAY_CALIBRATION_SPIN=N` adds N iterations of a fixed loop instead,
+//! CPU work that instruction counts see (`--suite instructions`).
 //!
-//! Exit status: 0 without a regression, 1 with one, 2 on an error.
+//! `--suite instructions` runs `bench instructions` in each round: counts
+//! from callgrind, which the machine's load does not move, so 2 rounds per
+//! arm are the default (1 is enough to judge; 2 show the count's spread).
+//!
+//! Exit status: 0 without a regression, 1 with one or when head failed
+//! where base measured (no round folder at all included), 2 on an error.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -83,10 +90,13 @@ pub struct AbArgs {
     /// Seconds per throughput cell (default: the profile's).
     #[arg(long)]
     pub duration: Option<f64>,
-    /// Rounds (repeats per arm; default: the profile's repeats, at least 3).
+    /// Rounds (repeats per arm; default: the profile's repeats, at least 3;
+    /// 2 for --suite instructions).
     #[arg(long)]
     pub rounds: Option<usize>,
-    /// Suites of each round: all, cold, warm or throughput.
+    /// Suites of each round: all (cold, warm and throughput), cold, warm,
+    /// throughput, or instructions (callgrind counts, judged against
+    /// --instructions-threshold).
     #[arg(long, default_value = "all")]
     pub suite: String,
     /// Environment for both arms' gateways, KEY=VALUE, repeatable.
@@ -130,26 +140,16 @@ struct Arm {
     env: Vec<(String, String)>,
 }
 
-/// `bench compare`: exits 0, 1 (regression) or 2 (error).
-pub fn compare(args: &CompareArgs) -> Result<()> {
-    finish(run_compare(args))
+/// `bench compare`: 0, 1 (regression, or head failed where base measured)
+/// or 2 (error, printed).
+pub fn compare(args: &CompareArgs) -> ExitCode {
+    compare::exit_status(run_compare(args))
 }
 
-/// `bench aa`: exits 0, 1 (a cell flagged: a false alarm unless --head-env
-/// made head slower) or 2 (error).
-pub fn aa(args: &AaArgs) -> Result<()> {
-    finish(run_aa(args))
-}
-
-fn finish(outcome: Result<Comparison>) -> Result<()> {
-    match outcome {
-        Ok(c) if c.exit_code() == 0 => Ok(()),
-        Ok(c) => std::process::exit(c.exit_code()),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::exit(2);
-        }
-    }
+/// `bench aa`: 0, 1 (a cell flagged: a false alarm unless --head-env made
+/// head slower) or 2 (error, printed).
+pub fn aa(args: &AaArgs) -> ExitCode {
+    compare::exit_status(run_aa(args))
 }
 
 struct Plan {
@@ -161,17 +161,23 @@ struct Plan {
 
 fn plan(ab: &AbArgs) -> Result<Plan> {
     let profile = Profile::by_name(&ab.profile)?;
-    let rounds = ab.rounds.unwrap_or(profile.repeats);
-    if rounds < compare::MIN_REPEATS {
+    if !["all", "cold", "warm", "throughput", "instructions"].contains(&ab.suite.as_str()) {
+        bail!(
+            "unknown --suite {:?}; use all, cold, warm, throughput or instructions",
+            ab.suite
+        );
+    }
+    let counts = ab.suite == "instructions";
+    let rounds = ab
+        .rounds
+        .unwrap_or(if counts { 2 } else { profile.repeats });
+    if counts && rounds == 0 {
+        bail!("--rounds must be at least 1");
+    }
+    if !counts && rounds < compare::MIN_REPEATS {
         bail!(
             "{rounds} round(s): at least {} are needed for an interval (--rounds)",
             compare::MIN_REPEATS
-        );
-    }
-    if !["all", "cold", "warm", "throughput"].contains(&ab.suite.as_str()) {
-        bail!(
-            "unknown --suite {:?}; use all, cold, warm or throughput",
-            ab.suite
         );
     }
     for v in &ab.variants {
@@ -650,7 +656,16 @@ fn measure_and_compare(
 
     for arm in arms {
         let rounds = done.get(arm.name).map(Vec::as_slice).unwrap_or_default();
-        merge(&plan.out.join(arm.name), rounds, arm, !ab.no_report)?;
+        let root = plan.out.join(arm.name);
+        if rounds.is_empty() {
+            // Not one round left a run folder (say the gateway build is
+            // broken in a way only running shows): an empty run that says
+            // why, so head's failure is a verdict (exit 1), not an error.
+            let why: Vec<&String> = failed.iter().filter(|f| f.starts_with(arm.name)).collect();
+            empty_run(&root, ab, arm, &why)?;
+        } else {
+            merge(&root, rounds, arm, !ab.no_report)?;
+        }
     }
     let _ = std::fs::remove_dir_all(&rounds_dir);
     let _ = std::fs::remove_dir_all(plan.out.join("bin"));
@@ -714,13 +729,15 @@ fn measure_and_compare(
             env_text(&arms[1].env)
         ),
     ];
-    if arms[1]
-        .env
-        .iter()
-        .any(|(k, _)| k == "GATEWAY_CALIBRATION_DELAY_US")
-    {
+    let knob = |name: &str| arms[1].env.iter().any(|(k, _)| k == name);
+    if knob("GATEWAY_CALIBRATION_DELAY_US") {
         setup.push(
             "calibration: head's gateways add a busy delay per request (GATEWAY_CALIBRATION_DELAY_US), a slowdown made on purpose that the check must flag".to_owned(),
+        );
+    }
+    if knob("GATEWAY_CALIBRATION_SPIN") {
+        setup.push(
+            "calibration: head's gateways run a fixed loop per request (GATEWAY_CALIBRATION_SPIN), extra instructions made on purpose that the check must flag".to_owned(),
         );
     }
     for f in &failed {
@@ -832,7 +849,7 @@ fn merge(root: &Path, rounds: &[(usize, PathBuf)], arm: &Arm, render: bool) -> R
                         &run.path(&format!("raw/warm/{fname}")),
                         |_| k,
                     )?,
-                    ("throughput", _, true) => {
+                    ("throughput" | "instructions", _, true) => {
                         let text = std::fs::read_to_string(&file)?;
                         let mut v: serde_json::Value = serde_json::from_str(&text)
                             .with_context(|| format!("parsing {}", file.display()))?;
@@ -840,7 +857,7 @@ fn merge(root: &Path, rounds: &[(usize, PathBuf)], arm: &Arm, render: bool) -> R
                         let new = k * r_tp + j;
                         v["repeat"] = serde_json::json!(new);
                         let renamed = rename_repeat(&fname, j, new);
-                        results::write_json(&run.path(&format!("raw/throughput/{renamed}")), &v)?;
+                        results::write_json(&run.path(&format!("raw/{name}/{renamed}")), &v)?;
                     }
                     _ => move_dir(&file, &meta_dest.join("raw").join(&name).join(&fname))?,
                 }
@@ -851,7 +868,7 @@ fn merge(root: &Path, rounds: &[(usize, PathBuf)], arm: &Arm, render: bool) -> R
         for cell in &mut cells {
             match cell.suite.as_str() {
                 "cold" => cell.repeat = cell.repeat.map(|j| k * r_cold + j),
-                "throughput" => {
+                "throughput" | "instructions" => {
                     if let Some(j) = cell.repeat {
                         let new = k * r_tp + j;
                         cell.repeat = Some(new);
@@ -910,6 +927,43 @@ fn merge(root: &Path, rounds: &[(usize, PathBuf)], arm: &Arm, render: bool) -> R
         report::summarize(&run.root, false)?;
     }
     Ok(())
+}
+
+/// An arm's run folder when none of its rounds left one: a manifest whose
+/// variants all failed, with the failed rounds as the reason.
+fn empty_run(root: &Path, ab: &AbArgs, arm: &Arm, failed: &[&String]) -> Result<()> {
+    let run = RunDir::create(Some(root))?;
+    let reason = if failed.is_empty() {
+        "no round produced a run folder".to_owned()
+    } else {
+        failed
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let m = Manifest {
+        schema: 1,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        suites: vec![ab.suite.clone()],
+        status: format!("failed: {reason}"),
+        git: crate::manifest::Git {
+            revision: arm.sha.clone(),
+            dirty: arm.dirty,
+        },
+        variants: ab
+            .variants
+            .iter()
+            .map(|v| VariantStatus {
+                name: v.clone(),
+                status: "failed".to_owned(),
+                reason: Some(format!("no round ran: {reason}")),
+            })
+            .collect(),
+        ..Manifest::default()
+    };
+    m.write(&run.root)?;
+    results::write_json(&run.path("meta/ab.json"), arm)
 }
 
 fn merge_variant(acc: &mut Vec<VariantStatus>, v: &VariantStatus) {

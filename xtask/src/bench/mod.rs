@@ -17,6 +17,7 @@ pub use profile::Profile;
 pub use session::Session;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Result;
 
@@ -115,7 +116,9 @@ pub fn parse_env(text: &str) -> Result<(String, String), String> {
     }
 }
 
-pub fn run(cmd: &BenchCmd) -> Result<()> {
+/// Runs a bench command; `compare` and `aa` give their verdict as the exit
+/// status (0, 1 or 2), the suites `SUCCESS` or an error.
+pub fn run(cmd: &BenchCmd) -> Result<ExitCode> {
     // What a killed harness left behind goes first, whichever suite this is.
     crate::stale::sweep_at_start();
     let (suites, args): (&[&str], &BenchArgs) = match cmd {
@@ -123,11 +126,11 @@ pub fn run(cmd: &BenchCmd) -> Result<()> {
         BenchCmd::Warm(a) => (&["warm"], a),
         BenchCmd::Throughput(a) => (&["throughput"], a),
         BenchCmd::All(a) => (&["cold", "warm", "throughput"], a),
-        BenchCmd::Headroom(a) => return headroom::run(a),
-        BenchCmd::Instructions(a) => return instructions::run(a),
-        BenchCmd::Compare(a) => return ab::compare(a),
-        BenchCmd::Aa(a) => return ab::aa(a),
-        BenchCmd::Soak(a) => return soak::run(a),
+        BenchCmd::Headroom(a) => return headroom::run(a).map(|()| ExitCode::SUCCESS),
+        BenchCmd::Instructions(a) => return instructions::run(a).map(|()| ExitCode::SUCCESS),
+        BenchCmd::Compare(a) => return Ok(ab::compare(a)),
+        BenchCmd::Aa(a) => return Ok(ab::aa(a)),
+        BenchCmd::Soak(a) => return soak::run(a).map(|()| ExitCode::SUCCESS),
     };
     signals::install();
     let mut session = Session::open(args, suites)?;
@@ -143,7 +146,7 @@ pub fn run(cmd: &BenchCmd) -> Result<()> {
             root.display()
         );
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_suites(session: &mut Session, suites: &[&str]) -> Result<()> {
