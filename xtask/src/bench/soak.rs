@@ -39,6 +39,9 @@ pub struct SoakArgs {
     /// Run folder (default: results/soak/<UTC timestamp>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Only rebuild soak.md and the chart of this soak folder from its raw/.
+    #[arg(long, value_name = "DIR")]
+    pub render: Option<PathBuf>,
 }
 
 /// One sample of one variant.
@@ -58,6 +61,10 @@ pub struct SoakSample {
 const PATHS: &[&str] = &["/", "/compute?iters=200", "/state", "/soak-proxy"];
 
 pub fn run(args: &SoakArgs) -> Result<()> {
+    if let Some(root) = &args.render {
+        println!("{}", report::soak::write(root)?);
+        return Ok(());
+    }
     signals::install();
     let selected: Vec<&'static Variant> = if args.variants.is_empty() {
         variants::VARIANTS.iter().collect()

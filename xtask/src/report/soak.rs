@@ -39,8 +39,7 @@ impl Verdict {
     pub fn from_samples(variant: &str, s: &[SoakSample]) -> Option<Verdict> {
         let (first, last) = (s.first()?, s.last()?);
         let steady = &s[s.len() / 10..];
-        let per_hour =
-            |f: &dyn Fn(&SoakSample) -> f64| slope(steady.iter().map(|x| (x.t_s, f(x)))) * 3600.0;
+        let per_hour = |f: &dyn Fn(&SoakSample) -> f64| slope(floors(steady, f)) * 3600.0;
         Some(Verdict {
             variant: variant.to_owned(),
             minutes: last.t_s / 60.0,
@@ -75,6 +74,24 @@ impl Verdict {
         }
     }
 }
+
+/// The lowest value in each run of [`FLOOR_SAMPLES`] samples, at the run's
+/// middle: a CLI variant holds 4 more descriptors (pipes, pidfd) and a child
+/// while a request is in flight, so a sample that lands mid-request is not
+/// growth; what a leak moves is the floor.
+fn floors<'a>(
+    s: &'a [SoakSample],
+    f: &'a dyn Fn(&SoakSample) -> f64,
+) -> impl Iterator<Item = (f64, f64)> + 'a {
+    // Whole runs only: a short last run's floor is no floor.
+    s.chunks_exact(FLOOR_SAMPLES).map(move |c| {
+        let t = (c[0].t_s + c[c.len() - 1].t_s) / 2.0;
+        (t, c.iter().map(f).fold(f64::INFINITY, f64::min))
+    })
+}
+
+/// Samples per floor (a minute at the default 10 s interval).
+const FLOOR_SAMPLES: usize = 6;
 
 /// Least-squares slope of y over x; 0 with fewer than two distinct x.
 pub fn slope(points: impl Iterator<Item = (f64, f64)>) -> f64 {
@@ -120,7 +137,8 @@ pub fn write(root: &Path) -> Result<String> {
     let md = format!(
         "# Soak\n\nSteady load on every variant at once (`cargo xtask bench soak`); the \
          gateway process's RSS, open descriptors and threads, sampled over time. Growth \
-         is the least-squares slope after the first tenth (warm-up); a variant is \
+         is the least-squares slope of each minute's lowest value after the first \
+         tenth (warm-up), so a request in flight at a sample is not growth; a variant is \
          `flat` below {RSS_KB_PER_HOUR} KiB/h of RSS, {FDS_PER_HOUR} fds/h and \
          {THREADS_PER_HOUR} thread/h.\n\n{table}\n![RSS and descriptors over time](plots/soak.svg)\n"
     );
@@ -257,6 +275,11 @@ mod tests {
     fn flat_and_growing_verdicts() {
         let flat: Vec<_> = (0..60).map(|i| sample(i as f64 * 10.0, 5000, 5)).collect();
         assert_eq!(Verdict::from_samples("a", &flat).unwrap().word(), "flat");
+        // A request in flight at some samples (4 more fds) is not growth.
+        let busy: Vec<_> = (0..60)
+            .map(|i| sample(i as f64 * 10.0, 5000, if i % 5 == 4 { 9 } else { 5 }))
+            .collect();
+        assert_eq!(Verdict::from_samples("c", &busy).unwrap().word(), "flat");
         // 1 KiB every 10 s is 360 KiB/h (flat); one fd a minute is 60/h.
         let leaky: Vec<_> = (0..60)
             .map(|i| sample(i as f64 * 10.0, 5000 + i, 5 + i / 6))
