@@ -1,7 +1,8 @@
-//! `cargo xtask build`: every system under test. Release binaries, the Wasm
-//! module, the `FROM scratch` images when an engine answers, and the wasmtime
-//! CLI at the embedded crate's version. What cannot be done here is said
-//! precisely and does not stop the rest.
+//! `cargo xtask build`: every system under test. Release binaries, the two
+//! Wasm modules (the study's and the work module) and their precompiled
+//! `.cwasm` forms, the `FROM scratch` images when an engine answers, and the
+//! wasmtime CLI at the embedded crate's version. What cannot be done here is
+//! said precisely and does not stop the rest.
 
 use std::path::Path;
 
@@ -54,11 +55,29 @@ pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
         outcome: Ok(paths::target_dir().join("release").display().to_string()),
     });
 
-    eprintln!("==> wasm module ({})", paths::WASM_TARGET);
+    eprintln!("==> wasm modules ({})", paths::WASM_TARGET);
     build_wasm(&sh)?;
     steps.push(Step {
-        what: "wasm module",
-        outcome: Ok(paths::wasm_module().display().to_string()),
+        what: "wasm modules",
+        outcome: Ok(format!(
+            "{}, {}",
+            paths::wasm_module().display(),
+            paths::work_module().display()
+        )),
+    });
+
+    eprintln!("==> .cwasm for wasm_host_wasmtime_pooled");
+    let host = paths::release_bin("gateway-host");
+    for stem in MODULES {
+        let out = paths::module_file(&format!("{stem}.pooled.cwasm"));
+        let wasm = paths::module_file(&format!("{stem}.wasm"));
+        cmd!(sh, "{host} --module {wasm} --precompile-to {out}")
+            .run()
+            .with_context(|| format!("precompiling {}", wasm.display()))?;
+    }
+    steps.push(Step {
+        what: "pooled .cwasm",
+        outcome: Ok(paths::module_file("*.pooled.cwasm").display().to_string()),
     });
 
     eprintln!("==> docker images");
@@ -80,9 +99,18 @@ pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
 
     eprintln!("==> wasmtime CLI");
     let cli = wasmtime_cli::ensure().map_err(|e| format!("wasm_host_wasmtime: {e:#}"));
+    eprintln!("==> .cwasm for wasm_host_wasmtime_aot");
+    let aot = match &cli {
+        Ok(found) => cli_precompile(&sh, &found.path).map_err(|e| format!("{e:#}")),
+        Err(reason) => Err(format!("no wasmtime CLI to compile with ({reason})")),
+    };
     steps.push(Step {
         what: "wasmtime CLI",
         outcome: cli.map(|f| format!("{} ({})", f.path.display(), f.version)),
+    });
+    steps.push(Step {
+        what: "CLI .cwasm",
+        outcome: aot,
     });
 
     steps.push(Step {
@@ -103,18 +131,35 @@ fn build_wasm(sh: &Shell) -> Result<()> {
     }
     cmd!(
         sh,
-        "cargo build --release -p gateway-wasm --target {target}"
+        "cargo build --release -p gateway-wasm -p gateway-work --target {target}"
     )
     .run()
-    .context("building the Wasm module")?;
-    let module = paths::wasm_module();
-    if !module.exists() {
-        bail!(
-            "the Wasm build finished but {} is missing",
-            module.display()
-        );
+    .context("building the Wasm modules")?;
+    for module in [paths::wasm_module(), paths::work_module()] {
+        if !module.exists() {
+            bail!(
+                "the Wasm build finished but {} is missing",
+                module.display()
+            );
+        }
     }
     Ok(())
+}
+
+/// The two modules' file stems: the study's and the work module.
+const MODULES: [&str; 2] = ["gateway-wasm", "gateway-work"];
+
+/// `wasmtime compile` with the CLI itself, so `wasmtime run
+/// --allow-precompiled` loads a file made with its own settings.
+fn cli_precompile(sh: &Shell, wasmtime: &Path) -> Result<String> {
+    for stem in MODULES {
+        let wasm = paths::module_file(&format!("{stem}.wasm"));
+        let out = paths::module_file(&format!("{stem}.cli.cwasm"));
+        cmd!(sh, "{wasmtime} compile {wasm} -o {out}")
+            .run()
+            .with_context(|| format!("wasmtime compile {}", wasm.display()))?;
+    }
+    Ok(paths::module_file("*.cli.cwasm").display().to_string())
 }
 
 /// Static (`+crt-static`) builds of the gateway and the upstream, each copied

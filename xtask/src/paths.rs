@@ -81,6 +81,21 @@ pub fn wasm_module() -> PathBuf {
         .join("gateway-wasm.wasm")
 }
 
+/// A built module file by name, e.g. `gateway-work.wasm` or
+/// `gateway-wasm.pooled.cwasm` (the `.cwasm` files are made by `cargo xtask
+/// build` next to the `.wasm` ones).
+pub fn module_file(file: &str) -> PathBuf {
+    if let Some(dir) = bin_dir() {
+        return dir.join(file);
+    }
+    target_dir().join(WASM_TARGET).join("release").join(file)
+}
+
+/// The work module (`compute_wasm`, `json`).
+pub fn work_module() -> PathBuf {
+    module_file("gateway-work.wasm")
+}
+
 /// `$CARGO_HOME` (default `~/.cargo`): the tool cache lives under it so a
 /// fresh clone, and every CI run, reuses the slow-to-build wasmtime CLI.
 pub fn cargo_home() -> PathBuf {

@@ -24,6 +24,9 @@ pub struct ColdSample {
 /// One row of `raw/warm/<variant>__<workload>__<client>.csv`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WarmSample {
+    /// The series (older runs had one, without this column).
+    #[serde(default)]
+    pub repeat: usize,
     pub i: usize,
     pub latency_us: f64,
 }
@@ -36,8 +39,12 @@ pub struct ThroughputRaw {
     pub path: String,
     pub repeat: usize,
     pub load: LoadResult,
-    /// Resource samples over the measured window.
+    /// Resource samples every `sample_interval_ms`, around the window.
     pub samples: Vec<Sample>,
+    /// Readings taken by the load thread at the window's start and end
+    /// (empty when one failed: then the periodic samples are used).
+    #[serde(default)]
+    pub window: Vec<Sample>,
     pub sample_interval_ms: u64,
     /// What was sampled: `process <pid> and descendants` or `container <id>`.
     pub sampled: String,

@@ -12,8 +12,8 @@ use crate::{bench_env, docker, signals};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// native_local, native_docker, wasm_host_wasmtime_embedded,
-    /// wasm_host_wasmtime or wasm_host_cli.
+    /// A name from the variant table, e.g. native_local or
+    /// wasm_host_wasmtime_pooled (`cargo xtask doctor` lists them all).
     pub variant: String,
     /// Gateway address (default: GATEWAY_LISTEN from configs/bench.env).
     #[arg(long)]

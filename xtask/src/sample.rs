@@ -6,7 +6,14 @@
 //! fork a runtime per request, and cutime/cstime count every reaped child
 //! exactly (the study's psutil sampler at 200 ms saw almost none of them).
 //! RSS is the sum over the process and its live descendants. For a container
-//! the cgroup's own accounting is read (v1 or v2).
+//! the cgroup's own accounting is read (v1 or v2), plus Docker's relay: with
+//! a port published on loopback every connection passes through
+//! `docker-proxy`, a host process outside the container's cgroup, which is
+//! part of what that deployment costs.
+//!
+//! Besides the periodic readings, the load thread takes one reading at each
+//! edge of the measured window ([`Sampler::reading`]), so CPU per request
+//! covers the same span as the counted requests.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,7 +33,12 @@ pub enum Target {
     /// from the container's cgroup, RSS from the process tree in /proc, so
     /// RSS means the same as for a host process (the cgroup's `rss` counts
     /// anonymous memory only, not the mapped binary).
-    Container { id: String, pid: Option<u32> },
+    Container {
+        id: String,
+        pid: Option<u32>,
+        /// The `docker-proxy` relaying the published port, if any.
+        relay: Option<u32>,
+    },
 }
 
 /// One reading.
@@ -37,20 +49,69 @@ pub struct Sample {
     pub rss_kb: u64,
     /// Cumulative CPU time, milliseconds.
     pub cpu_ms: f64,
+    /// Docker's relay (`docker-proxy`): its part of `rss_kb` and `cpu_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_rss_kb: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_cpu_ms: Option<f64>,
 }
 
-/// A reading of the target now.
-pub fn read(target: &Target) -> Result<(u64, f64)> {
+/// One reading: RSS and cumulative CPU, the relay's part separately.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    pub rss_kb: u64,
+    pub cpu_ms: f64,
+    pub relay: Option<(u64, f64)>,
+}
+
+/// A reading of the target now; a container's relay is included in the
+/// totals and given apart.
+pub fn read(target: &Target) -> Result<Reading> {
     match target {
-        Target::Process(pid) => read_process(*pid),
-        Target::Container { id, pid } => {
+        Target::Process(pid) => {
+            let (rss_kb, cpu_ms) = read_process(*pid)?;
+            Ok(Reading {
+                rss_kb,
+                cpu_ms,
+                relay: None,
+            })
+        }
+        Target::Container { id, pid, relay } => {
             let (cgroup_rss_kb, cpu_ms) = read_container(id)?;
             let rss_kb = pid
                 .and_then(|pid| read_process(pid).ok())
                 .map_or(cgroup_rss_kb, |(rss, _)| rss);
-            Ok((rss_kb, cpu_ms))
+            let relay = relay.and_then(|pid| read_process(pid).ok());
+            let (relay_rss, relay_cpu) = relay.unwrap_or((0, 0.0));
+            Ok(Reading {
+                rss_kb: rss_kb + relay_rss,
+                cpu_ms: cpu_ms + relay_cpu,
+                relay,
+            })
         }
     }
+}
+
+/// The `docker-proxy` processes listening on `port` of the host (one per
+/// published address; we publish on 127.0.0.1 only, so one).
+pub fn docker_proxies(port: u16) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let port = port.to_string();
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            args.first().is_some_and(|a| a.ends_with(b"docker-proxy"))
+                && args
+                    .windows(2)
+                    .any(|w| w[0] == b"-host-port" && w[1] == port.as_bytes())
+        })
+        .collect()
 }
 
 fn ticks_per_sec() -> f64 {
@@ -181,8 +242,22 @@ fn stat_value(text: &str, key: &str) -> Option<u64> {
     })
 }
 
+impl Sample {
+    fn at(start: Instant, r: Reading) -> Sample {
+        Sample {
+            t_ms: start.elapsed().as_secs_f64() * 1e3,
+            rss_kb: r.rss_kb,
+            cpu_ms: r.cpu_ms,
+            relay_rss_kb: r.relay.map(|(rss, _)| rss),
+            relay_cpu_ms: r.relay.map(|(_, cpu)| cpu),
+        }
+    }
+}
+
 /// A sampling thread; `finish` stops it and returns every sample.
 pub struct Sampler {
+    target: Target,
+    start: Instant,
     stop: Arc<AtomicBool>,
     handle: JoinHandle<Vec<Sample>>,
 }
@@ -191,17 +266,14 @@ impl Sampler {
     pub fn start(target: Target, interval: Duration) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
+        let start = Instant::now();
+        let thread_target = target.clone();
         let handle = std::thread::spawn(move || {
-            let start = Instant::now();
             let mut samples = Vec::new();
             loop {
                 let done = flag.load(Ordering::SeqCst);
-                if let Ok((rss_kb, cpu_ms)) = read(&target) {
-                    samples.push(Sample {
-                        t_ms: start.elapsed().as_secs_f64() * 1e3,
-                        rss_kb,
-                        cpu_ms,
-                    });
+                if let Ok(r) = read(&thread_target) {
+                    samples.push(Sample::at(start, r));
                 }
                 if done {
                     return samples;
@@ -209,7 +281,18 @@ impl Sampler {
                 std::thread::sleep(interval);
             }
         });
-        Sampler { stop, handle }
+        Sampler {
+            target,
+            start,
+            stop,
+            handle,
+        }
+    }
+
+    /// A reading taken now, on the calling thread, on the sampler's clock:
+    /// the load generator takes one at each edge of its measured window.
+    pub fn reading(&self) -> Option<Sample> {
+        read(&self.target).ok().map(|r| Sample::at(self.start, r))
     }
 
     /// Stop after one last reading; returns the samples in time order.
@@ -228,12 +311,20 @@ pub struct Usage {
     pub cpu_ms: f64,
     /// Mean CPU utilisation, percent of one core.
     pub cpu_pct_mean: f64,
+    /// Docker's relay: its part of `cpu_ms`, and its own peak RSS.
+    pub relay_cpu_ms: Option<f64>,
+    pub relay_rss_peak_kb: Option<u64>,
 }
 
+/// Usage over `samples` in time order: CPU from the first to the last one.
 pub fn summarize(samples: &[Sample]) -> Option<Usage> {
     let (first, last) = (samples.first()?, samples.last()?);
     let cpu_ms = (last.cpu_ms - first.cpu_ms).max(0.0);
     let wall_ms = last.t_ms - first.t_ms;
+    let relay_cpu_ms = match (first.relay_cpu_ms, last.relay_cpu_ms) {
+        (Some(a), Some(b)) => Some((b - a).max(0.0)),
+        _ => None,
+    };
     Some(Usage {
         rss_peak_kb: samples.iter().map(|s| s.rss_kb).max().unwrap_or(0),
         rss_mean_kb: samples.iter().map(|s| s.rss_kb as f64).sum::<f64>() / samples.len() as f64,
@@ -243,7 +334,26 @@ pub fn summarize(samples: &[Sample]) -> Option<Usage> {
         } else {
             0.0
         },
+        relay_cpu_ms,
+        relay_rss_peak_kb: samples.iter().filter_map(|s| s.relay_rss_kb).max(),
     })
+}
+
+/// Usage over exactly the measured window: CPU between the two edge
+/// readings, RSS over them and the periodic samples between them. Without
+/// edge readings (older runs), the periodic samples alone.
+pub fn window_usage(samples: &[Sample], window: &[Sample]) -> Option<Usage> {
+    let [start, end] = window else {
+        return summarize(samples);
+    };
+    let mut inside: Vec<Sample> = vec![*start];
+    inside.extend(
+        samples
+            .iter()
+            .filter(|s| s.t_ms > start.t_ms && s.t_ms < end.t_ms),
+    );
+    inside.push(*end);
+    summarize(&inside)
 }
 
 #[cfg(test)]
@@ -263,6 +373,8 @@ mod tests {
             t_ms,
             rss_kb,
             cpu_ms,
+            relay_rss_kb: None,
+            relay_cpu_ms: None,
         };
         let usage = summarize(&[
             s(0.0, 100, 10.0),
@@ -275,5 +387,26 @@ mod tests {
         assert_eq!(usage.cpu_ms, 500.0);
         assert_eq!(usage.cpu_pct_mean, 50.0);
         assert!(summarize(&[]).is_none());
+    }
+
+    #[test]
+    fn the_window_edges_bound_the_cpu() {
+        let s = |t_ms, cpu_ms| Sample {
+            t_ms,
+            rss_kb: 100,
+            cpu_ms,
+            relay_rss_kb: Some(10),
+            relay_cpu_ms: Some(cpu_ms / 10.0),
+        };
+        // Periodic samples before and after the window must not count.
+        let periodic = [s(0.0, 0.0), s(60.0, 50.0), s(110.0, 100.0), s(170.0, 160.0)];
+        let window = [s(55.0, 45.0), s(155.0, 145.0)];
+        let u = window_usage(&periodic, &window).unwrap();
+        assert_eq!(u.cpu_ms, 100.0);
+        assert_eq!(u.cpu_pct_mean, 100.0);
+        assert_eq!(u.relay_cpu_ms, Some(10.0));
+        assert_eq!(u.relay_rss_peak_kb, Some(10));
+        // Without edges: the periodic samples, first to last.
+        assert_eq!(window_usage(&periodic, &[]).unwrap().cpu_ms, 160.0);
     }
 }

@@ -20,8 +20,65 @@ pub enum Launch {
     /// The static `gateway-native` in a `FROM scratch` container, its port
     /// published on loopback.
     Docker,
-    /// `gateway-host --runtime <runtime>`.
-    Host { runtime: &'static str },
+    /// The same container on the host's network (`--network host`): no
+    /// bridge, no published port, no docker-proxy relay.
+    DockerHost,
+    /// `gateway-host --runtime <runtime>` with the study's module and the
+    /// work module, in the build `modules` names.
+    Host {
+        runtime: &'static str,
+        modules: Modules,
+    },
+}
+
+/// Which build of the two modules (the study's `gateway-wasm` and the work
+/// module `gateway-work`) a Wasm variant loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modules {
+    /// The `.wasm` files: the runtime compiles (or interprets) them.
+    Wasm,
+    /// `.cwasm` precompiled by `gateway-host --precompile-to` for its pooled
+    /// engine (`cargo xtask build`).
+    HostCwasm,
+    /// `.cwasm` precompiled by `wasmtime compile` (`cargo xtask build`).
+    CliCwasm,
+}
+
+impl Modules {
+    /// The suffix of the built files: `gateway-wasm<suffix>`, `gateway-work<suffix>`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Modules::Wasm => ".wasm",
+            Modules::HostCwasm => ".pooled.cwasm",
+            Modules::CliCwasm => ".cli.cwasm",
+        }
+    }
+
+    /// The study's module and the work module in this build.
+    pub fn files(self) -> (PathBuf, PathBuf) {
+        let study = match self {
+            Modules::Wasm => paths::wasm_module(),
+            _ => paths::module_file(&format!("gateway-wasm{}", self.suffix())),
+        };
+        (
+            study,
+            paths::module_file(&format!("gateway-work{}", self.suffix())),
+        )
+    }
+}
+
+/// What a variant stands for in the comparison; the report and the
+/// hypotheses ask the table for these instead of naming variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The native gateway on the host: what everything is compared with.
+    Baseline,
+    /// The native gateway in a container.
+    Container,
+    /// A Wasm runtime inside the gateway's process.
+    InProcess,
+    /// A Wasm runtime process started for every request.
+    ProcessPerRequest,
 }
 
 #[derive(Debug)]
@@ -29,6 +86,11 @@ pub struct Variant {
     /// The study's name; results, flags and plots use it verbatim.
     pub name: &'static str,
     pub launch: Launch,
+    pub role: Role,
+    /// One of the study's five systems (the others are its future work).
+    pub study: bool,
+    /// Its colour in every chart (Okabe and Ito's colour-blind-safe palette).
+    pub colour: (u8, u8, u8),
     pub about: &'static str,
 }
 
@@ -36,31 +98,96 @@ pub const VARIANTS: &[Variant] = &[
     Variant {
         name: "native_local",
         launch: Launch::Native,
+        role: Role::Baseline,
+        study: true,
+        colour: (0, 114, 178), // blue
         about: "gateway-native on the host (baseline)",
     },
     Variant {
         name: "native_docker",
         launch: Launch::Docker,
+        role: Role::Container,
+        study: true,
+        colour: (230, 159, 0), // orange
         about: "the same binary, static, in a FROM scratch container with its port published",
+    },
+    Variant {
+        name: "native_docker_host",
+        launch: Launch::DockerHost,
+        role: Role::Container,
+        study: false,
+        colour: (140, 100, 20), // dark orange
+        about: "the same container with --network host: no bridge, no docker-proxy relay",
     },
     Variant {
         name: "wasm_host_wasmtime_embedded",
         launch: Launch::Host {
             runtime: "wasmtime_embedded",
+            modules: Modules::Wasm,
         },
+        role: Role::InProcess,
+        study: true,
+        colour: (0, 158, 115), // bluish green
         about: "gateway-host, Wasmtime in-process: module compiled once, a fresh Store + WASI ctx per request",
     },
     Variant {
+        name: "wasm_host_wasmtime_pooled",
+        launch: Launch::Host {
+            runtime: "wasmtime_pooled",
+            modules: Modules::HostCwasm,
+        },
+        role: Role::InProcess,
+        study: false,
+        colour: (0, 0, 0), // black
+        about: "gateway-host, Wasmtime in-process the production way: precompiled .cwasm, InstancePre, pooling allocator with CoW memory images; still a fresh instance, memory and WASI ctx per request",
+    },
+    Variant {
         name: "wasm_host_wasmtime",
-        launch: Launch::Host { runtime: "wasmtime" },
+        launch: Launch::Host {
+            runtime: "wasmtime",
+            modules: Modules::Wasm,
+        },
+        role: Role::ProcessPerRequest,
+        study: true,
+        colour: (213, 94, 0), // vermillion
         about: "gateway-host spawning `wasmtime run` per request (CLI of the same version as the crate)",
     },
     Variant {
+        name: "wasm_host_wasmtime_aot",
+        launch: Launch::Host {
+            runtime: "wasmtime_aot",
+            modules: Modules::CliCwasm,
+        },
+        role: Role::ProcessPerRequest,
+        study: false,
+        colour: (86, 180, 233), // sky blue
+        about: "gateway-host spawning `wasmtime run --allow-precompiled` on a .cwasm per request",
+    },
+    Variant {
         name: "wasm_host_cli",
-        launch: Launch::Host { runtime: "wasmedge" },
-        about: "gateway-host spawning `wasmedge` per request",
+        launch: Launch::Host {
+            runtime: "wasmedge",
+            modules: Modules::Wasm,
+        },
+        role: Role::ProcessPerRequest,
+        study: true,
+        colour: (204, 121, 167), // reddish purple
+        about: "gateway-host spawning `wasmedge` per request (its interpreter: no AOT step)",
     },
 ];
+
+/// The baseline (`native_local`).
+pub fn baseline() -> &'static Variant {
+    VARIANTS
+        .iter()
+        .find(|v| v.role == Role::Baseline)
+        .expect("the table has a baseline")
+}
+
+/// The study's variants with `role`, in table order.
+pub fn study_variants(role: Role) -> impl Iterator<Item = &'static Variant> {
+    VARIANTS.iter().filter(move |v| v.study && v.role == role)
+}
 
 /// Look a variant up by its exact name.
 pub fn find(name: &str) -> Result<&'static Variant> {
@@ -107,6 +234,16 @@ impl StartOpts {
     }
 }
 
+/// A variant with everything it needs found: the program and its runtime
+/// flags, resolved once (tool lookups, `docker version`, image checks take
+/// milliseconds, which must not land inside a cold-start clock).
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub variant: &'static Variant,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
 /// A started variant; dropping it stops it (processes killed and reaped,
 /// containers removed).
 pub struct Running {
@@ -115,6 +252,8 @@ pub struct Running {
     proc: Option<Proc>,
     // Gateway first: dropped before the upstream whose namespace it shares.
     containers: Vec<Container>,
+    /// Docker's `docker-proxy` processes relaying the published port.
+    relays: Vec<u32>,
 }
 
 impl Running {
@@ -126,6 +265,12 @@ impl Running {
     /// The gateway container's id (Docker only).
     pub fn container_id(&self) -> Option<&str> {
         self.containers.first().map(|c| c.id.as_str())
+    }
+
+    /// The `docker-proxy` processes relaying the published port (pinned
+    /// with the gateway; the sampler counts them as part of the variant).
+    pub fn relays(&self) -> &[u32] {
+        &self.relays
     }
 
     /// Is the gateway still up? (A dead gateway mid-run is a failed cell.)
@@ -174,6 +319,26 @@ impl Variant {
         }
     }
 
+    /// Does it run in a container (started and sampled through Docker)?
+    pub fn is_container(&self) -> bool {
+        matches!(self.launch, Launch::Docker | Launch::DockerHost)
+    }
+
+    /// The `docker run` network arguments of a cold start on `port` (the
+    /// hyperfine method writes its own `docker run`): the published port, or
+    /// the host's network with the gateway listening on that port.
+    pub fn cold_network_args(&self, port: u16) -> Vec<String> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        match self.launch {
+            Launch::DockerHost => vec![
+                "--network=host".to_owned(),
+                "-e".to_owned(),
+                format!("GATEWAY_LISTEN={addr}"),
+            ],
+            _ => vec!["-p".to_owned(), format!("{addr}:18081")],
+        }
+    }
+
     /// Does it need an upstream on the host for the proxy workload?
     pub fn needs_host_upstream(&self) -> bool {
         self.launch != Launch::Docker
@@ -181,11 +346,26 @@ impl Variant {
 
     /// `Ok` when everything it needs is here; otherwise the reason it is
     /// skipped, e.g. `wasmedge not found`.
-    pub fn availability(&self) -> Result<(), String> {
-        self.program().map(|_| ())
+    pub fn availability(&'static self) -> Result<(), String> {
+        self.resolve().map(|_| ())
+    }
+
+    /// Resolve, then start and wait until /health answers 200.
+    pub fn start(&'static self, opts: &StartOpts) -> Result<Running> {
+        self.resolve().map_err(anyhow::Error::msg)?.start(opts)
     }
 
     /// The gateway program and its runtime flags, or why it cannot run.
+    pub fn resolve(&'static self) -> Result<Resolved, String> {
+        let (program, args) = self.program()?;
+        Ok(Resolved {
+            variant: self,
+            program,
+            args,
+        })
+    }
+
+    /// Prefer [`Variant::resolve`]: it carries the variant along.
     pub fn program(&self) -> Result<(PathBuf, Vec<String>), String> {
         let built = |name: &str| {
             let path = paths::release_bin(name);
@@ -200,9 +380,14 @@ impl Variant {
         };
         match self.launch {
             Launch::Native => Ok((built("gateway-native")?, Vec::new())),
-            Launch::Docker => {
+            Launch::Docker | Launch::DockerHost => {
                 docker::engine_version().map_err(|e| format!("{e:#}"))?;
-                for image in [docker::gateway_image(), docker::UPSTREAM_IMAGE.to_owned()] {
+                let mut images = vec![docker::gateway_image()];
+                if self.launch == Launch::Docker {
+                    // Its pod brings its own upstream container.
+                    images.push(docker::UPSTREAM_IMAGE.to_owned());
+                }
+                for image in images {
                     if !docker::image_exists(&image) {
                         return Err(format!(
                             "image {image} is not built (run `cargo xtask build`)"
@@ -211,16 +396,18 @@ impl Variant {
                 }
                 Ok((PathBuf::from("docker"), Vec::new()))
             }
-            Launch::Host { runtime } => {
+            Launch::Host { runtime, modules } => {
                 // The runtime first: "wasmedge not found" is the reason a
                 // reader needs, even before anything is built.
                 let cli = match runtime {
-                    "wasmtime" => Some(tools::wasmtime_cli().map_err(|e| format!("{e:#}"))?),
+                    "wasmtime" | "wasmtime_aot" => {
+                        Some(tools::wasmtime_cli().map_err(|e| format!("{e:#}"))?)
+                    }
                     "wasmedge" => Some(tools::wasmedge().map_err(|e| format!("{e:#}"))?),
                     _ => None,
                 };
                 let bin = built("gateway-host")?;
-                let module = paths::wasm_module();
+                let (module, work) = modules.files();
                 if !module.exists() {
                     return Err(format!(
                         "{} is not built (run `cargo xtask build`)",
@@ -233,6 +420,13 @@ impl Variant {
                     "--module".to_owned(),
                     module.display().to_string(),
                 ];
+                // Optional: a revision built without it (`bench compare`'s
+                // older arm) still runs the study's workloads; compute_wasm
+                // and json then answer 500 "no work module".
+                if work.exists() {
+                    args.push("--work-module".to_owned());
+                    args.push(work.display().to_string());
+                }
                 if let Some(cli) = cli {
                     args.push("--runtime-bin".to_owned());
                     args.push(cli.path.display().to_string());
@@ -241,30 +435,35 @@ impl Variant {
             }
         }
     }
+}
 
+impl Resolved {
     /// Start the variant and wait until /health answers 200.
-    pub fn start(&'static self, opts: &StartOpts) -> Result<Running> {
-        let (program, runtime_args) = self.program().map_err(anyhow::Error::msg)?;
-        let running = match self.launch {
+    pub fn start(&self, opts: &StartOpts) -> Result<Running> {
+        let (program, runtime_args) = (&self.program, &self.args);
+        let name = self.variant.name;
+        let running = match self.variant.launch {
             Launch::Docker => self.start_docker(opts)?,
+            Launch::DockerHost => self.start_docker_host(opts)?,
             _ => {
                 let listen = opts
                     .listen
                     .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-                let mut cmd = process::command(&program, opts.log.as_deref())?;
-                cmd.args(&runtime_args)
+                let mut cmd = process::command(program, opts.log.as_deref())?;
+                cmd.args(runtime_args)
                     .arg("--listen")
                     .arg(listen.to_string())
                     .arg("--upstream")
                     .arg(opts.upstream.to_string())
                     .envs(opts.env.iter().map(|(k, v)| (k, v)));
-                let mut proc = Proc::spawn(self.name, cmd, opts.cpu)?;
+                let mut proc = Proc::spawn(name, cmd, opts.cpu)?;
                 let addr = proc.wait_listening(opts.ready_timeout)?;
                 Running {
-                    variant: self,
+                    variant: self.variant,
                     addr,
                     proc: Some(proc),
                     containers: Vec::new(),
+                    relays: Vec::new(),
                 }
             }
         };
@@ -274,7 +473,7 @@ impl Variant {
             Duration::from_micros(500),
             opts.ready_timeout,
         )
-        .with_context(|| format!("{} did not become healthy", self.name))?;
+        .with_context(|| format!("{name} did not become healthy"))?;
         Ok(running)
     }
 
@@ -282,10 +481,21 @@ impl Variant {
     /// suite times from here to the first 200. Docker runs the gateway
     /// container alone with its own published port, as the study's
     /// `docker run` did (the pod's upstream is not part of a cold start).
-    pub fn spawn_cold(&'static self, port: u16, opts: &StartOpts) -> Result<Running> {
-        let (program, runtime_args) = self.program().map_err(anyhow::Error::msg)?;
+    /// Nothing is looked up here: the clock is already running.
+    pub fn spawn_cold(&self, port: u16, opts: &StartOpts) -> Result<Running> {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        if self.launch == Launch::Docker {
+        if self.variant.launch == Launch::DockerHost {
+            let name = format!("wgb-cold-{}-{port}-{}", std::process::id(), unique());
+            let gateway = Container::run(&name, &docker_host_args(addr, opts))?;
+            return Ok(Running {
+                variant: self.variant,
+                addr,
+                proc: None,
+                containers: vec![gateway],
+                relays: Vec::new(),
+            });
+        }
+        if self.variant.launch == Launch::Docker {
             let mut args = vec!["-p".to_owned(), format!("{addr}:18081")];
             if let Some(cpu) = opts.cpu {
                 args.push(format!("--cpuset-cpus={cpu}"));
@@ -300,26 +510,55 @@ impl Variant {
             let name = format!("wgb-cold-{}-{port}-{}", std::process::id(), unique());
             let gateway = Container::run(&name, &args)?;
             return Ok(Running {
-                variant: self,
+                variant: self.variant,
                 addr,
                 proc: None,
                 containers: vec![gateway],
+                relays: Vec::new(),
             });
         }
-        let mut cmd = process::command(&program, opts.log.as_deref())?;
-        cmd.args(&runtime_args)
+        let mut cmd = process::command(&self.program, opts.log.as_deref())?;
+        cmd.args(&self.args)
             .arg("--listen")
             .arg(addr.to_string())
             .arg("--upstream")
             .arg(opts.upstream.to_string())
             .envs(opts.env.iter().map(|(k, v)| (k, v)))
             .stdout(std::process::Stdio::null());
-        let proc = Proc::spawn(self.name, cmd, opts.cpu)?;
+        let proc = Proc::spawn(self.variant.name, cmd, opts.cpu)?;
         Ok(Running {
-            variant: self,
+            variant: self.variant,
             addr,
             proc: Some(proc),
             containers: Vec::new(),
+            relays: Vec::new(),
+        })
+    }
+
+    /// `native_docker_host`: the container on the host's network, listening
+    /// on a free loopback port and proxying to the host's upstream, as
+    /// `native_local` does; only namespaces and the cgroup differ.
+    fn start_docker_host(&self, opts: &StartOpts) -> Result<Running> {
+        let listen = match opts.listen {
+            Some(addr) => addr,
+            None => SocketAddr::from(([127, 0, 0, 1], probe::free_port()?)),
+        };
+        let name = format!(
+            "wgb-gateway-host-{}-{}-{}",
+            std::process::id(),
+            listen.port(),
+            unique()
+        );
+        let gateway = Container::run(&name, &docker_host_args(listen, opts))?;
+        if !gateway.running() {
+            bail!("gateway container exited at once: {}", gateway.logs_tail());
+        }
+        Ok(Running {
+            variant: self.variant,
+            addr: listen,
+            proc: None,
+            containers: vec![gateway],
+            relays: Vec::new(),
         })
     }
 
@@ -329,7 +568,7 @@ impl Variant {
     /// cannot resolve names) and without any traffic leaving loopback and
     /// Docker's own bridge; the gateway's port is published on the host's
     /// loopback through the pod.
-    fn start_docker(&'static self, opts: &StartOpts) -> Result<Running> {
+    fn start_docker(&self, opts: &StartOpts) -> Result<Running> {
         let listen = match opts.listen {
             Some(addr) => addr,
             None => SocketAddr::from(([127, 0, 0, 1], probe::free_port()?)),
@@ -361,13 +600,46 @@ impl Variant {
         if !gateway.running() {
             bail!("gateway container exited at once: {}", gateway.logs_tail());
         }
+        // Docker's relay for the published port runs on the host, outside
+        // the container's cpuset: pin it with the gateway, whose cost it is.
+        let relays = crate::sample::docker_proxies(listen.port());
+        if let Some(cpu) = opts.cpu {
+            for &pid in &relays {
+                process::pin_pid(pid, cpu)
+                    .with_context(|| format!("pinning docker-proxy {pid} to CPU {cpu}"))?;
+            }
+        }
         Ok(Running {
-            variant: self,
+            variant: self.variant,
             addr: listen,
             proc: None,
             containers: vec![gateway, upstream],
+            relays,
         })
     }
+}
+
+/// `docker run` arguments of `native_docker_host`: the host's network, the
+/// gateway listening on `listen` and reaching the host's upstream directly.
+fn docker_host_args(listen: SocketAddr, opts: &StartOpts) -> Vec<String> {
+    let mut args = vec![
+        "--network=host".to_owned(),
+        "-e".to_owned(),
+        format!("GATEWAY_LISTEN={listen}"),
+        "-e".to_owned(),
+        format!("UPSTREAM_ADDR={}", opts.upstream),
+    ];
+    if let Some(cpu) = opts.cpu {
+        args.push(format!("--cpuset-cpus={cpu}"));
+    }
+    for (k, v) in &opts.env {
+        if k != "GATEWAY_LISTEN" && k != "UPSTREAM_ADDR" {
+            args.push("-e".to_owned());
+            args.push(format!("{k}={v}"));
+        }
+    }
+    args.push(docker::gateway_image());
+    args
 }
 
 fn unique() -> u64 {
@@ -388,12 +660,53 @@ mod tests {
             [
                 "native_local",
                 "native_docker",
+                "native_docker_host",
+                "wasm_host_wasmtime_embedded",
+                "wasm_host_wasmtime_pooled",
+                "wasm_host_wasmtime",
+                "wasm_host_wasmtime_aot",
+                "wasm_host_cli"
+            ]
+        );
+        let study: Vec<_> = VARIANTS
+            .iter()
+            .filter(|v| v.study)
+            .map(|v| v.name)
+            .collect();
+        assert_eq!(
+            study,
+            [
+                "native_local",
+                "native_docker",
                 "wasm_host_wasmtime_embedded",
                 "wasm_host_wasmtime",
                 "wasm_host_cli"
             ]
         );
         assert!(find("native").is_err());
+    }
+
+    #[test]
+    fn roles_and_colours_come_from_the_table() {
+        assert_eq!(baseline().name, "native_local");
+        let names = |role| study_variants(role).map(|v| v.name).collect::<Vec<_>>();
+        assert_eq!(names(Role::Container), ["native_docker"]);
+        assert_eq!(names(Role::InProcess), ["wasm_host_wasmtime_embedded"]);
+        assert_eq!(
+            names(Role::ProcessPerRequest),
+            ["wasm_host_wasmtime", "wasm_host_cli"]
+        );
+        let mut colours: Vec<_> = VARIANTS.iter().map(|v| v.colour).collect();
+        colours.sort();
+        colours.dedup();
+        assert_eq!(
+            colours.len(),
+            VARIANTS.len(),
+            "every variant has its own colour"
+        );
+        assert!(find("native_docker_host").unwrap().is_container());
+        assert!(find("native_docker_host").unwrap().needs_host_upstream());
+        assert!(!find("native_docker").unwrap().needs_host_upstream());
     }
 
     #[test]

@@ -26,6 +26,16 @@ pub const WORKLOADS: &[Workload] = &[
         name: "proxy",
         path: "/proxy",
     },
+    // Work done inside the Wasm module (the work module, gateway-work), or
+    // natively by the native variants: Wasm compute against native compute.
+    Workload {
+        name: "compute_wasm",
+        path: "/compute-wasm?iters=20000",
+    },
+    Workload {
+        name: "json",
+        path: "/json",
+    },
 ];
 
 pub fn find(name: &str) -> Result<&'static Workload> {

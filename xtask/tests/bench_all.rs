@@ -116,7 +116,10 @@ fn bench_all_writes_a_complete_consistent_run() {
         }
         Err(_) => {
             assert_eq!(cli["status"], "skipped", "{cli}");
-            assert!(cli["reason"].as_str().unwrap().contains("wasmedge not found"));
+            assert!(cli["reason"]
+                .as_str()
+                .unwrap()
+                .contains("wasmedge not found"));
             2
         }
     };

@@ -449,3 +449,68 @@ fn sequential_fails_on_error_status() {
     let err = load::sequential(server.addr, "/", 0, 5).unwrap_err();
     assert!(format!("{err:#}").contains("503"), "{err:#}");
 }
+
+#[test]
+fn open_loop_records_what_is_unanswered_at_the_deadline() {
+    // wrk2's rule: the backlog is in the histogram, latency to the deadline.
+    let r = open_loop(400.0);
+    assert!(r.censored >= r.unsent_at_end, "{r:?}");
+    assert!(r.unsent_at_end > 100, "unsent {}", r.unsent_at_end);
+    // Histogram = answered + censored, and its maximum is at least the
+    // oldest unsent request's wait (over half the 1.5 s window).
+    assert_eq!(r.latency.count, r.ok + r.censored);
+    assert!(r.latency.max_us > 700_000, "{:?}", r.latency);
+}
+
+#[test]
+fn a_steady_warm_up_waits_for_every_connection() {
+    // Serial server, 20 ms a request, 20 connections: the queue takes 400 ms
+    // to cycle once. A fixed 50 ms warm-up would measure a queue still
+    // filling (latencies too short); the steady one waits for every
+    // connection's first answer, and Little's law then holds.
+    let server = spawn_server(false, |s| answer(s, Reply::hello(20)));
+    let mut s = spec(server.addr, 20, 1200);
+    s.warmup = Duration::from_millis(50);
+    s.steady = true;
+    s.warmup_max = Duration::from_secs(10);
+    let r = load::run(&s, &never).unwrap();
+    assert_no_errors(&r);
+    assert!(r.steady);
+    assert!(r.warmup_s >= 0.35, "warm-up {} s", r.warmup_s);
+    let little = r.little_ratio().unwrap();
+    assert!(
+        (0.85..=1.15).contains(&little),
+        "Little's ratio {little}: {r:?}"
+    );
+    // Without it the window opens after the fixed warm-up, queue or not.
+    s.steady = false;
+    let r = load::run(&s, &never).unwrap();
+    assert!(r.warmup_s < 0.1, "warm-up {} s", r.warmup_s);
+}
+
+#[test]
+fn the_window_edges_are_reported_and_the_load_thread_measured() {
+    let server = spawn_server(true, |s| answer(s, Reply::hello(1)));
+    let mut s = spec(server.addr, 4, 400);
+    s.warmup = Duration::from_millis(100);
+    let mut edges = Vec::new();
+    let r = load::run_observed(&s, &never, &mut |e| {
+        edges.push((e, std::time::Instant::now()))
+    })
+    .unwrap();
+    assert_eq!(edges.len(), 2);
+    assert_eq!(edges[0].0, load::Edge::Start);
+    assert_eq!(edges[1].0, load::Edge::End);
+    let span = edges[1].1 - edges[0].1;
+    assert!(
+        (span.as_secs_f64() - r.elapsed_s).abs() < 0.01,
+        "{span:?} vs {} s",
+        r.elapsed_s
+    );
+    // The load thread mostly waits on a 1 ms server: well under a core.
+    assert!(
+        r.loadgen_cpu_ms > 0.0 && r.loadgen_cpu_pct() < 90.0,
+        "{r:?}"
+    );
+    assert!(r.connects >= r.ok, "one connection per request: {r:?}");
+}

@@ -12,6 +12,10 @@ use xtask::variants::{StartOpts, Variant, VARIANTS};
 
 const UPSTREAM_TEXT: &str = "hello-from-upstream";
 
+/// The `json` workload's body, as written out by hand next to the work
+/// module: every variant must send these bytes (after `wasm:`).
+const JSON_SUMMARY: &str = include_str!("../../gateway-wasm/work/src/order.summary.json");
+
 /// The compute workload's definition, written again here on purpose: state
 /// starts as 32 zero bytes and becomes sha256(state) `iters` times.
 fn reference_chain(iters: u64) -> String {
@@ -82,6 +86,29 @@ fn check_workloads(variant: &'static Variant, upstream: SocketAddr) {
         400,
         "{name} bad iters"
     );
+
+    // The work module's workloads: the chain computed inside Wasm, the JSON
+    // transform done by serde_json compiled to wasm32-wasip1.
+    assert_eq!(
+        ok_body(addr, "/compute-wasm?iters=7"),
+        variant.expected_body(&reference_chain(7)),
+        "{name} compute_wasm 7"
+    );
+    // Not the default 20000: WasmEdge's interpreter takes most of a second
+    // on that, close to the deadline on a busy machine.
+    assert_eq!(
+        ok_body(addr, "/compute-wasm?iters=2000"),
+        variant.expected_body(&reference_chain(2000)),
+        "{name} compute_wasm 2000"
+    );
+    assert_eq!(
+        ok_body(addr, "/json"),
+        variant.expected_body(JSON_SUMMARY.trim_end()),
+        "{name} json"
+    );
+    for bad in ["/compute-wasm?iters=abc", "/compute-wasm?iters=0"] {
+        assert_eq!(get(addr, bad).status, 400, "{name} {bad}");
+    }
     assert_eq!(
         ok_body(addr, "/"),
         variant.expected_body("hello"),
@@ -104,15 +131,13 @@ fn every_variant_that_can_run_here_answers_every_workload() {
             // Tests follow the machine: wasm_host_cli runs wherever
             // wasmedge is found (CI sets WASMEDGE); elsewhere it must say
             // exactly why it is skipped.
-            Err(reason)
-                if variant.name == "wasm_host_cli" && xtask::tools::wasmedge().is_err() =>
-            {
+            Err(reason) if variant.name == "wasm_host_cli" && xtask::tools::wasmedge().is_err() => {
                 assert!(reason.contains("wasmedge not found"), "{reason}")
             }
             Err(reason) => panic!("{} cannot run here: {reason}", variant.name),
         }
     }
-    assert!(ran.len() >= 4, "ran only {ran:?}");
+    assert!(ran.len() >= 6, "ran only {ran:?}");
     if xtask::tools::wasmedge().is_ok() {
         assert!(ran.contains(&"wasm_host_cli"), "ran {ran:?}");
     }

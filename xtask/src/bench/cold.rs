@@ -2,6 +2,10 @@
 //! 100 µs until the first 200, take the time since the spawn, kill it. The
 //! study timed `hyperfine` + `curl` + a 10 ms sleep loop, so its native figure
 //! was mostly tool overhead; `--method hyperfine` reproduces that side by side.
+//!
+//! What a variant needs (its binary, runtime CLI, Docker images) is looked up
+//! once per variant, before any sample: the clock starts immediately before
+//! the spawn or `docker run`.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +14,7 @@ use anyhow::{bail, Result};
 use super::Session;
 use crate::manifest::Cell;
 use crate::raw::ColdSample;
-use crate::variants::{Launch, Variant};
+use crate::variants::Resolved;
 use crate::{docker, probe, results, signals};
 
 const POLL: Duration = Duration::from_micros(100);
@@ -48,8 +52,13 @@ fn harness(s: &mut Session) -> Result<()> {
                 raw: Some(raw.clone()),
             };
             let mut outcome = String::new();
+            let resolved = variant.resolve().map_err(anyhow::Error::msg);
             for i in 0..samples {
-                match sample(s, variant) {
+                let one = match &resolved {
+                    Ok(resolved) => sample(s, resolved),
+                    Err(e) => Err(anyhow::anyhow!("{e:#}")),
+                };
+                match one {
                     Ok(ms) => rows.push(ColdSample {
                         variant: variant.name.to_owned(),
                         repeat,
@@ -80,13 +89,14 @@ fn harness(s: &mut Session) -> Result<()> {
 }
 
 /// One exec-to-first-200, in milliseconds.
-fn sample(s: &Session, variant: &'static Variant) -> Result<f64> {
+fn sample(s: &Session, resolved: &Resolved) -> Result<f64> {
+    let variant = resolved.variant;
     let opts = s.start_opts(variant);
     let port = probe::free_port()?;
     let started = Instant::now();
-    let mut running = variant.spawn_cold(port, &opts)?;
+    let mut running = resolved.spawn_cold(port, &opts)?;
     let addr = running.addr;
-    let docker = variant.launch == Launch::Docker;
+    let docker = variant.is_container();
     let mut polls = 0u64;
     let elapsed = loop {
         if let Ok(reply) = probe::get(addr, "/", Duration::from_secs(2)) {
@@ -131,7 +141,11 @@ fn hyperfine(s: &mut Session) -> Result<()> {
         s.progress.cell(&label);
         let raw = format!("raw/cold/{}.hyperfine.json", variant.name);
         let port = probe::free_port()?;
-        let script = match shell_script(s, variant, port) {
+        let script = match variant
+            .resolve()
+            .map_err(anyhow::Error::msg)
+            .and_then(|r| shell_script(s, &r, port))
+        {
             Ok(script) => script,
             Err(e) => {
                 s.progress.note(&format!("{label}: failed: {e:#}"));
@@ -177,7 +191,8 @@ fn hyperfine(s: &mut Session) -> Result<()> {
     Ok(())
 }
 
-fn shell_script(s: &Session, variant: &'static Variant, port: u16) -> Result<String> {
+fn shell_script(s: &Session, resolved: &Resolved, port: u16) -> Result<String> {
+    let variant = resolved.variant;
     let url = format!("http://127.0.0.1:{port}");
     let wait = format!(
         "until curl -fsS -o /dev/null {url}/health 2>/dev/null; do sleep 0.01; done; curl -fsS -o /dev/null {url}/"
@@ -186,22 +201,22 @@ fn shell_script(s: &Session, variant: &'static Variant, port: u16) -> Result<Str
         .gateway_cpu
         .map(|c| format!("taskset -c {c} "))
         .unwrap_or_default();
-    if variant.launch == Launch::Docker {
+    if variant.is_container() {
         let name = format!("wgb-hyperfine-{}-{port}", std::process::id());
+        let net = variant.cold_network_args(port).join(" ");
         let cpus = s
             .gateway_cpu
             .map(|c| format!("--cpuset-cpus={c} "))
             .unwrap_or_default();
         return Ok(format!(
-            "docker run -d --rm --pull=never --name {name} --label {}={} {cpus}-p 127.0.0.1:{port}:18081 {} >/dev/null; {wait}; docker rm -f {name} >/dev/null",
+            "docker run -d --rm --pull=never --name {name} --label {}={} {cpus}{net} {} >/dev/null; {wait}; docker rm -f {name} >/dev/null",
             docker::OWNER_LABEL,
             std::process::id(),
             docker::gateway_image()
         ));
     }
-    let (program, args) = variant.program().map_err(anyhow::Error::msg)?;
-    let mut line = format!("{pin}{}", program.display());
-    for arg in args {
+    let mut line = format!("{pin}{}", resolved.program.display());
+    for arg in &resolved.args {
         line.push_str(&format!(" '{arg}'"));
     }
     Ok(format!(

@@ -40,7 +40,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let wrk = tools::simple("wrk", &["--version"])
         .context("bench headroom needs wrk (apt-get install wrk)")?;
     let mut args = args.clone();
-    args.variants = vec!["native_local".to_owned()];
+    args.variants = vec![variants::baseline().name.to_owned()];
     args.workloads = vec!["hello".to_owned()];
     // Defaults for this check: 100 connections, 3 rounds of 5 s each.
     if args.connections.is_empty() {
@@ -61,7 +61,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 }
 
 fn measure(s: &mut Session, wrk: &std::path::Path) -> Result<()> {
-    let variant = variants::find("native_local")?;
+    let variant = variants::baseline();
     let connections = s.profile.connections.iter().copied().max().unwrap_or(100);
     let duration = s.profile.duration;
     let rounds = s.profile.repeats.max(1);

@@ -7,6 +7,7 @@ pub mod ab;
 mod cold;
 mod headroom;
 pub mod instructions;
+pub mod micro;
 mod profile;
 mod session;
 pub mod soak;
@@ -45,6 +46,9 @@ pub enum BenchCmd {
     /// A/A: the current tree against itself, the runner's noise floor
     /// (with --head-env, the calibration check).
     Aa(Box<ab::AaArgs>),
+    /// Criterion micro-benchmarks of gateway-host (instantiation, one
+    /// transform, the work native vs in Wasm, parsing) into `raw/micro/`.
+    Micro(micro::MicroArgs),
     /// Steady load on every variant at once for --minutes, with RSS, fds,
     /// threads and child processes over time and their growth per hour.
     Soak(soak::SoakArgs),
@@ -64,6 +68,10 @@ pub struct BenchArgs {
     /// Throughput connection levels (default: the profile's).
     #[arg(long, value_delimiter = ',')]
     pub connections: Vec<usize>,
+    /// Keep-alive throughput levels (persistent connections), comma-separated;
+    /// the flag without values runs none (default: the profile's).
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    pub keepalive_connections: Option<Vec<usize>>,
     /// Seconds per throughput cell (default: the profile's).
     #[arg(long)]
     pub duration: Option<f64>,
@@ -131,6 +139,7 @@ pub fn run(cmd: &BenchCmd) -> Result<ExitCode> {
         BenchCmd::Compare(a) => return Ok(ab::compare(a)),
         BenchCmd::Aa(a) => return Ok(ab::aa(a)),
         BenchCmd::Soak(a) => return soak::run(a).map(|()| ExitCode::SUCCESS),
+        BenchCmd::Micro(a) => return micro::run(a).map(|()| ExitCode::SUCCESS),
     };
     signals::install();
     let mut session = Session::open(args, suites)?;

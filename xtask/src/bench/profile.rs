@@ -12,20 +12,28 @@ pub struct Profile {
     /// Cold start: repeats x samples per variant.
     pub cold_repeats: usize,
     pub cold_samples: usize,
-    /// Warm latency: discarded then measured requests per (variant, workload, client).
+    /// Warm latency: discarded then measured requests per (variant, workload,
+    /// client), and how many times the series is repeated.
     pub warm_warmup: usize,
     pub warm_requests: usize,
+    pub warm_repeats: usize,
     /// Throughput: connection levels, seconds per cell, repeats.
     pub connections: Vec<usize>,
     #[serde(with = "secs", rename = "duration_s")]
     pub duration: Duration,
     pub repeats: usize,
+    /// Keep-alive cells: connection levels with persistent connections.
+    pub keepalive_connections: Vec<usize>,
     /// TechEmpower's habit: a short primer at 8 connections after a variant
-    /// starts, then a warm-up at the highest level before each workload.
+    /// starts; then each cell warms up at its own level for at least
+    /// `warmup`, and on until the load is steady (every connection answered
+    /// once), at most `warmup_max`.
     #[serde(with = "secs", rename = "primer_s")]
     pub primer: Duration,
     #[serde(with = "secs", rename = "warmup_s")]
     pub warmup: Duration,
+    #[serde(with = "secs", rename = "warmup_max_s")]
+    pub warmup_max: Duration,
     /// Open-loop cells: offered rates (requests/s), at `open_connections`.
     pub rates: Vec<f64>,
     pub open_connections: usize,
@@ -39,11 +47,14 @@ impl Profile {
             cold_samples: 5,
             warm_warmup: 10,
             warm_requests: 100,
+            warm_repeats: 3,
             connections: vec![10, 100, 400],
-            duration: Duration::from_secs(2),
-            repeats: 2,
-            primer: Duration::from_millis(500),
-            warmup: Duration::from_millis(500),
+            keepalive_connections: vec![1],
+            duration: Duration::from_secs(1),
+            repeats: 3,
+            primer: Duration::from_millis(300),
+            warmup: Duration::from_millis(300),
+            warmup_max: Duration::from_secs(20),
             rates: Vec::new(),
             open_connections: 100,
         }
@@ -62,11 +73,14 @@ impl Profile {
             cold_samples: 10,
             warm_warmup: 20,
             warm_requests: 200,
+            warm_repeats: 1,
             connections: vec![10, 100],
+            keepalive_connections: Vec::new(),
             duration: Duration::from_secs(3),
             repeats: 6,
             primer: Duration::from_millis(500),
             warmup: Duration::from_millis(500),
+            warmup_max: Duration::from_secs(20),
             rates: Vec::new(),
             open_connections: 100,
         }
@@ -80,11 +94,14 @@ impl Profile {
             cold_samples: 20,
             warm_warmup: 20,
             warm_requests: 300,
+            warm_repeats: 3,
             connections: vec![10, 50, 100, 200, 400, 800, 1200],
+            keepalive_connections: vec![1],
             duration: Duration::from_secs(30),
             repeats: 3,
             primer: Duration::from_secs(5),
             warmup: Duration::from_secs(10),
+            warmup_max: Duration::from_secs(60),
             rates: Vec::new(),
             open_connections: 100,
         }

@@ -41,6 +41,9 @@ impl Session {
         if !args.connections.is_empty() {
             profile.connections = args.connections.clone();
         }
+        if let Some(levels) = &args.keepalive_connections {
+            profile.keepalive_connections = levels.clone();
+        }
         if let Some(secs) = args.duration {
             if !(secs.is_finite() && secs > 0.0 && secs <= 3600.0) {
                 bail!("--duration must be between 0 and 3600 seconds, got {secs}");
@@ -65,7 +68,7 @@ impl Session {
             }
             profile.rates = args.rate.clone();
         }
-        if profile.connections.contains(&0) {
+        if profile.connections.contains(&0) || profile.keepalive_connections.contains(&0) {
             bail!("--connections levels must be at least 1");
         }
         for m in &args.method {
@@ -289,14 +292,20 @@ fn plan(
     }
     if suites.contains(&"warm") {
         let per_request = 0.005 * args.client.len() as f64;
-        secs += v * w * (profile.warm_warmup + profile.warm_requests) as f64 * per_request;
+        secs += v
+            * w
+            * profile.warm_repeats as f64
+            * (profile.warm_warmup + profile.warm_requests) as f64
+            * per_request;
     }
     if suites.contains(&"throughput") {
-        let cells = (profile.connections.len() + profile.rates.len()) as f64;
+        let cells = (profile.connections.len()
+            + profile.keepalive_connections.len()
+            + profile.rates.len()) as f64;
         secs += v
             * profile.repeats as f64
             * (profile.primer.as_secs_f64()
-                + w * (profile.warmup.as_secs_f64() + cells * profile.duration.as_secs_f64()));
+                + w * cells * (profile.warmup + profile.duration).as_secs_f64());
     }
     Duration::from_secs_f64(secs.max(1.0))
 }

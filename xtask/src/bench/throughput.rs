@@ -1,16 +1,24 @@
 //! Throughput and resources: for each repeat, variants in a shuffled order;
-//! each variant is started once, primed (TechEmpower's habit), and then for
-//! each workload warmed up at the highest level and measured at every
-//! connection level (closed loop, like wrk) and every offered rate (open
-//! loop, like wrk2). The sampler reads the gateway's process tree (or its
-//! container) every 50 ms during each measured window.
+//! each variant is started once and primed (TechEmpower's habit), then for
+//! each workload measured at every connection level with one connection per
+//! request (`close`, like wrk against this gateway), with persistent
+//! connections (`keep-alive`, TechEmpower's mode), and at every offered rate
+//! (open loop, like wrk2).
+//!
+//! Every cell warms up at its own level inside the same load run, until the
+//! load is steady (every connection answered at least once), and the window
+//! opens then, with no drain in between; so a slow variant's latency is its
+//! steady-state queue and not a queue still filling. The resource sampler
+//! reads the gateway's process tree (or its container and Docker's relay)
+//! every 50 ms, and the load thread takes a reading at each edge of the
+//! window, so CPU per request covers exactly the counted requests.
 
 use std::time::Duration;
 
 use anyhow::Result;
 
 use super::Session;
-use crate::load::{self, LoadResult, LoadSpec, Mode};
+use crate::load::{self, Edge, LoadResult, LoadSpec, Mode};
 use crate::manifest::Cell;
 use crate::raw::ThroughputRaw;
 use crate::sample::{Sample, Sampler, Target};
@@ -19,21 +27,37 @@ use crate::workloads::Workload;
 use crate::{probe, results, signals};
 
 const SAMPLE_EVERY: Duration = Duration::from_millis(50);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Long enough that a per-request process variant at 1200 connections
+/// (about 6 s in the queue at ~200 requests/s) is slow, not failing.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// 1200 queued connections at ~10 ms each (a CLI variant) take 12 s.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One measured point of the matrix.
 #[derive(Debug, Clone, Copy)]
-enum Point {
-    Closed { connections: usize },
-    Open { connections: usize, rate: f64 },
+pub(crate) enum Point {
+    Closed {
+        connections: usize,
+        keep_alive: bool,
+    },
+    Open {
+        connections: usize,
+        rate: f64,
+    },
 }
 
 impl Point {
-    fn label(&self) -> String {
+    /// The point's part of the raw file name: `c100`, `ka100`, `rate5000`.
+    pub(crate) fn label(&self) -> String {
         match self {
-            Point::Closed { connections } => format!("c{connections}"),
+            Point::Closed {
+                connections,
+                keep_alive: false,
+            } => format!("c{connections}"),
+            Point::Closed {
+                connections,
+                keep_alive: true,
+            } => format!("ka{connections}"),
             Point::Open { rate, .. } => format!("rate{rate}"),
         }
     }
@@ -44,8 +68,20 @@ pub fn run(s: &mut Session) -> Result<()> {
         .profile
         .connections
         .iter()
-        .map(|&connections| Point::Closed { connections })
+        .map(|&connections| Point::Closed {
+            connections,
+            keep_alive: false,
+        })
         .collect();
+    points.extend(
+        s.profile
+            .keepalive_connections
+            .iter()
+            .map(|&connections| Point::Closed {
+                connections,
+                keep_alive: true,
+            }),
+    );
     points.extend(s.profile.rates.iter().map(|&rate| Point::Open {
         connections: s.profile.open_connections,
         rate,
@@ -69,7 +105,7 @@ fn run_variant(
 ) -> Result<()> {
     let mut running: Option<Running> = None;
     for workload in s.workloads.clone() {
-        for (i, point) in points.iter().enumerate() {
+        for point in points {
             if signals::interrupted() {
                 return Ok(());
             }
@@ -106,12 +142,9 @@ fn run_variant(
                 };
             }
             let gateway = running.as_mut().expect("started above");
-            if i == 0 {
-                warm_up(s, gateway, workload);
-            }
             match measure(s, gateway, workload, *point) {
                 // A cell cut short by Ctrl-C is not a finished result.
-                Ok((result, _, _)) if result.interrupted => {
+                Ok(m) if m.load.interrupted => {
                     fail(
                         s,
                         &label,
@@ -123,23 +156,25 @@ fn run_variant(
                     )?;
                     return Ok(());
                 }
-                Ok((result, samples, sampled)) => {
+                Ok(m) => {
                     let died = !gateway.alive();
                     let outcome = format!(
-                        "{:.0} rps, p99 {} µs, {} errors",
-                        result.rps,
-                        result.latency.p99_us,
-                        result.errors.total() + result.non_2xx
+                        "{:.0} rps, p99 {} µs, {} errors{}",
+                        m.load.rps,
+                        m.load.latency.p99_us,
+                        m.load.errors.total() + m.load.non_2xx,
+                        if m.load.steady { "" } else { ", not steady" }
                     );
                     let record = ThroughputRaw {
                         variant: variant.name.to_owned(),
                         workload: workload.name.to_owned(),
                         path: workload.path.to_owned(),
                         repeat,
-                        load: result,
-                        samples,
+                        load: m.load,
+                        samples: m.samples,
+                        window: m.window,
                         sample_interval_ms: SAMPLE_EVERY.as_millis() as u64,
-                        sampled,
+                        sampled: m.sampled,
                     };
                     results::write_json(&s.path(&raw), &record)?;
                     s.progress.done(&label, s.profile.duration, &outcome);
@@ -191,7 +226,14 @@ fn cell(
     error: Option<String>,
 ) -> Cell {
     let detail = match point {
-        Point::Closed { connections } => format!("closed loop, {connections} connections"),
+        Point::Closed {
+            connections,
+            keep_alive: false,
+        } => format!("closed loop, {connections} connections, one request per connection"),
+        Point::Closed {
+            connections,
+            keep_alive: true,
+        } => format!("closed loop, {connections} keep-alive connections"),
         Point::Open { connections, rate } => {
             format!("open loop, {rate} req/s over {connections} connections")
         }
@@ -232,32 +274,30 @@ fn drain(running: &Running) {
     let _ = probe::get(running.addr, "/health", DRAIN_TIMEOUT);
 }
 
-/// Warm-up at the highest level before a workload's cells; discarded.
-fn warm_up(s: &Session, running: &Running, workload: &Workload) {
-    if s.profile.warmup.is_zero() {
-        return;
-    }
-    let mut spec = LoadSpec::new(running.addr);
-    spec.path = workload.path.to_owned();
-    spec.connections = s.profile.connections.iter().copied().max().unwrap_or(10);
-    spec.duration = s.profile.warmup;
-    spec.timeout = REQUEST_TIMEOUT;
-    let _ = load::run(&spec, &signals::interrupted);
-    drain(running);
+/// What one cell measured.
+struct Measured {
+    load: LoadResult,
+    samples: Vec<Sample>,
+    window: Vec<Sample>,
+    sampled: String,
 }
 
-fn measure(
-    s: &Session,
-    running: &Running,
-    workload: &Workload,
-    point: Point,
-) -> Result<(LoadResult, Vec<Sample>, String)> {
+fn measure(s: &Session, running: &Running, workload: &Workload, point: Point) -> Result<Measured> {
     let mut spec = LoadSpec::new(running.addr);
     spec.path = workload.path.to_owned();
     spec.duration = s.profile.duration;
+    spec.warmup = s.profile.warmup;
+    spec.steady = true;
+    spec.warmup_max = s.profile.warmup_max;
     spec.timeout = REQUEST_TIMEOUT;
     match point {
-        Point::Closed { connections } => spec.connections = connections,
+        Point::Closed {
+            connections,
+            keep_alive,
+        } => {
+            spec.connections = connections;
+            spec.keep_alive = keep_alive;
+        }
         Point::Open { connections, rate } => {
             spec.connections = connections;
             spec.mode = Mode::Open { rate };
@@ -268,18 +308,39 @@ fn measure(
             Target::Process(pid),
             format!("process {pid} and descendants"),
         ),
-        (None, Some(id)) => (
-            Target::Container {
-                id: id.to_owned(),
-                pid: crate::docker::main_pid(id),
-            },
-            format!("container {id} (CPU: its cgroup; RSS: its process tree)"),
-        ),
+        (None, Some(id)) => {
+            let relay = running.relays().first().copied();
+            let relay_note = match relay {
+                Some(pid) => format!("; Docker's relay: docker-proxy {pid}, included"),
+                None => "; no docker-proxy relay".to_owned(),
+            };
+            (
+                Target::Container {
+                    id: id.to_owned(),
+                    pid: crate::docker::main_pid(id),
+                    relay,
+                },
+                format!("container {id} (CPU: its cgroup; RSS: its process tree){relay_note}"),
+            )
+        }
         (None, None) => anyhow::bail!("nothing to sample"),
     };
     let sampler = Sampler::start(target, SAMPLE_EVERY);
-    let result = load::run(&spec, &signals::interrupted);
+    let mut window = Vec::new();
+    let result = load::run_observed(&spec, &signals::interrupted, &mut |edge| {
+        if let Some(reading) = sampler.reading() {
+            window.push(reading);
+        }
+        if edge == Edge::End && window.len() != 2 {
+            window.clear(); // a missed edge: fall back to the periodic samples
+        }
+    });
     let samples = sampler.finish();
     drain(running);
-    Ok((result?, samples, sampled))
+    Ok(Measured {
+        load: result?,
+        samples,
+        window,
+        sampled,
+    })
 }

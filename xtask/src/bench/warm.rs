@@ -1,7 +1,9 @@
 //! Warm latency: the variant is started once; for each workload, requests one
 //! after another on one persistent keep-alive connection (`persistent`), and
 //! optionally one `curl` process per request (`curl`), the study's method,
-//! whose ~8 ms of curl start-up sits in every sample.
+//! whose ~8 ms of curl start-up sits in every sample. The whole series is
+//! repeated (`warm_repeats`, variants reshuffled each time), so a ratio of
+//! two variants' p50s has an interval from the repeats.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,10 +23,26 @@ pub fn run(s: &mut Session) -> Result<()> {
         s.progress
             .note("warm --client curl: skipped: curl not found (apt-get install curl)");
     }
-    for variant in s.order(0) {
-        if signals::interrupted() {
-            return Ok(());
+    let mut series: std::collections::BTreeMap<String, Vec<WarmSample>> = Default::default();
+    for repeat in 0..s.profile.warm_repeats {
+        for variant in s.order(repeat) {
+            if signals::interrupted() {
+                return Ok(());
+            }
+            run_variant(s, variant, repeat, curl.as_ref(), &mut series)?;
         }
+    }
+    Ok(())
+}
+
+fn run_variant(
+    s: &mut Session,
+    variant: &'static Variant,
+    repeat: usize,
+    curl: Option<&tools::Found>,
+    series: &mut std::collections::BTreeMap<String, Vec<WarmSample>>,
+) -> Result<()> {
+    {
         let running = match variant.start(&s.start_opts(variant)) {
             Ok(r) => r,
             Err(e) => {
@@ -34,13 +52,14 @@ pub fn run(s: &mut Session) -> Result<()> {
                             variant,
                             workload,
                             &client,
+                            repeat,
                             Err(format!("start: {e:#}")),
                         ))?;
                     }
                 }
                 s.progress
                     .note(&format!("warm {}: failed to start: {e:#}", variant.name));
-                continue;
+                return Ok(());
             }
         };
         for workload in s.workloads.clone() {
@@ -48,23 +67,29 @@ pub fn run(s: &mut Session) -> Result<()> {
                 if signals::interrupted() {
                     return Ok(());
                 }
-                let curl_path = match (client.as_str(), &curl) {
+                let curl_path = match (client.as_str(), curl) {
                     ("curl", None) => continue,
                     ("curl", Some(found)) => Some(found.path.clone()),
                     _ => None,
                 };
-                let label = format!("warm {} {} ({client})", variant.name, workload.name);
+                let label = format!(
+                    "warm {} {} ({client}) repeat {}",
+                    variant.name,
+                    workload.name,
+                    repeat + 1
+                );
                 s.progress.cell(&label);
                 let raw = format!("raw/warm/{}__{}__{client}.csv", variant.name, workload.name);
                 let measured = measure(s, &running, workload, curl_path.as_deref());
                 let outcome = match &measured {
                     Ok(us) => {
-                        let rows: Vec<WarmSample> = us
-                            .iter()
-                            .enumerate()
-                            .map(|(i, &latency_us)| WarmSample { i, latency_us })
-                            .collect();
-                        results::write_csv(&s.path(&raw), &rows)?;
+                        let rows = series.entry(raw.clone()).or_default();
+                        rows.extend(us.iter().enumerate().map(|(i, &latency_us)| WarmSample {
+                            repeat,
+                            i,
+                            latency_us,
+                        }));
+                        results::write_csv(&s.path(&raw), rows)?;
                         Ok(format!("p50 {:.0} µs", stats::median(us)))
                     }
                     Err(e) => Err(format!("{e:#}")),
@@ -77,7 +102,7 @@ pub fn run(s: &mut Session) -> Result<()> {
                     Err(e) => format!("failed: {e}"),
                 };
                 s.progress.done(&label, planned, &text);
-                let mut c = cell(variant, workload, &client, outcome.map(|_| ()));
+                let mut c = cell(variant, workload, &client, repeat, outcome.map(|_| ()));
                 if c.status == "ok" {
                     c.raw = Some(raw);
                 }
@@ -89,13 +114,19 @@ pub fn run(s: &mut Session) -> Result<()> {
     Ok(())
 }
 
-fn cell(variant: &Variant, workload: &Workload, client: &str, outcome: Result<(), String>) -> Cell {
+fn cell(
+    variant: &Variant,
+    workload: &Workload,
+    client: &str,
+    repeat: usize,
+    outcome: Result<(), String>,
+) -> Cell {
     Cell {
         suite: "warm".to_owned(),
         variant: variant.name.to_owned(),
         workload: Some(workload.name.to_owned()),
         detail: client.to_owned(),
-        repeat: None,
+        repeat: Some(repeat),
         status: if outcome.is_ok() { "ok" } else { "failed" }.to_owned(),
         error: outcome.err(),
         raw: None,

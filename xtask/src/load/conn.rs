@@ -50,6 +50,8 @@ pub(super) struct Conn {
     pub(super) origin: Instant,
     /// When the in-flight request times out.
     pub(super) deadline: Instant,
+    /// Has any request on this connection had an outcome yet?
+    pub(super) answered: bool,
     written: usize,
     buf: Box<[u8]>,
     len: usize,
@@ -63,11 +65,16 @@ impl Conn {
             state: State::Free,
             origin: now,
             deadline: now,
+            answered: false,
             written: 0,
             buf: vec![0; READ_BUF].into_boxed_slice(),
             len: 0,
             parser: ResponseParser::new(),
         }
+    }
+
+    pub(super) fn has_socket(&self) -> bool {
+        self.stream.is_some()
     }
 
     pub(super) fn in_flight(&self) -> bool {

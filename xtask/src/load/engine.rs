@@ -2,6 +2,11 @@
 //! connection a non-blocking socket. It starts requests when the schedule
 //! says so, feeds readiness events to the connections, records outcomes,
 //! and enforces timeouts, connect back-off and the run's deadline.
+//!
+//! The measured window opens after the warm-up, once the load is steady
+//! (closed loop: every connection has had an answer, so every request in
+//! flight was sent into a full queue), and the caller is told at both of its
+//! edges, so resource readings cover exactly the counted requests.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -12,7 +17,7 @@ use mio::{Events, Poll, Token};
 use super::conn::{Conn, State, Step, Target};
 use super::http::build_request;
 use super::stats::{ErrorKind, LoadResult, Recorder, Tail};
-use super::LoadSpec;
+use super::{Edge, LoadSpec, Mode};
 
 /// When requests are sent: the closed and open loops differ only here.
 pub(super) trait Schedule {
@@ -25,6 +30,8 @@ pub(super) trait Schedule {
     fn next_due(&self) -> Option<Instant>;
     /// Requests due by `at` that were never handed out.
     fn unsent(&self, at: Instant) -> u64;
+    /// The intended send time of each of those requests.
+    fn for_each_unsent(&self, at: Instant, f: &mut dyn FnMut(Instant));
 }
 
 /// How often timeouts, back-offs and the caller's stop flag are checked. A
@@ -45,12 +52,17 @@ struct Engine<'a> {
     rec: Recorder,
     sched: &'a mut dyn Schedule,
     max_requests: u64,
+    /// Connections that have had at least one outcome (for the steady test).
+    cycled: usize,
+    /// Open loop: a request that gets no answer still has a latency (wrk2).
+    censor: bool,
 }
 
 pub(super) fn drive(
     spec: &LoadSpec,
     sched: &mut dyn Schedule,
     stop: &dyn Fn() -> bool,
+    edge: &mut dyn FnMut(Edge),
 ) -> Result<LoadResult> {
     let request = build_request(&spec.path, &spec.host, spec.keep_alive);
     let poll = Poll::new().context("creating the epoll instance")?;
@@ -59,8 +71,11 @@ pub(super) fn drive(
     let mut events = Events::with_capacity(1024);
 
     let start = Instant::now();
-    let from = start + spec.warmup;
-    let to = from + spec.duration;
+    let min_from = start + spec.warmup;
+    let max_from = start + spec.warmup_max.max(spec.warmup);
+    // Only the closed loop waits for every connection to be answered: in the
+    // open loop a connection may never be needed at a low rate.
+    let wait_steady = spec.steady && spec.mode == Mode::Closed;
     sched.start(start);
     let mut e = Engine {
         poll,
@@ -71,17 +86,35 @@ pub(super) fn drive(
         },
         conns: (0..spec.connections).map(|_| Conn::new(start)).collect(),
         idle: (0..spec.connections).rev().collect(),
-        rec: Recorder::new(from, to),
+        rec: Recorder::new(),
         sched,
         max_requests: spec.max_requests.unwrap_or(u64::MAX),
+        cycled: 0,
+        censor: matches!(spec.mode, Mode::Open { .. }),
     };
 
+    // (from, to, load thread CPU at from) once the window is open.
+    let mut window: Option<(Instant, Instant, Duration)> = None;
+    let mut steady = !wait_steady;
     let mut next_tick = start;
     let mut interrupted = false;
     let stopped = loop {
         let now = Instant::now();
-        if now >= to {
-            break to;
+        if window.is_none() && now >= min_from {
+            let cycled = e.cycled >= e.conns.len();
+            if !wait_steady || cycled || now >= max_from {
+                steady = !wait_steady || cycled;
+                edge(Edge::Start);
+                let cpu = thread_cpu();
+                let from = Instant::now();
+                e.rec.open(from, from + spec.duration);
+                window = Some((from, from + spec.duration, cpu));
+            }
+        }
+        if let Some((_, to, _)) = window {
+            if now >= to {
+                break to;
+            }
         }
         if e.rec.completed() >= e.max_requests {
             break now;
@@ -96,7 +129,10 @@ pub(super) fn drive(
         }
         e.dispatch(now);
 
-        let mut wake = next_tick.min(to);
+        let mut wake = match window {
+            Some((_, to, _)) => next_tick.min(to),
+            None => next_tick.min(min_from.max(now)),
+        };
         if !e.idle.is_empty() {
             if let Some(due) = e.sched.next_due().filter(|&due| due < wake) {
                 timer.arm(due, now).context("arming the timerfd")?;
@@ -111,6 +147,10 @@ pub(super) fn drive(
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(err).context("waiting for socket events"),
         }
+        // One timestamp for the whole batch, taken before any of it starts
+        // new requests: a connect costs tens of µs, which would otherwise be
+        // added to the latency of every response later in the batch.
+        let polled = Instant::now();
         for ev in events.iter() {
             if ev.token() == TIMER {
                 timer.fired();
@@ -118,10 +158,28 @@ pub(super) fn drive(
             }
             let i = ev.token().0;
             let step = e.conns[i].on_event(ev, e.target.request);
-            e.settle(i, step);
+            e.settle(i, step, polled);
         }
     };
 
+    let loadgen_cpu = match window {
+        Some((_, _, at_from)) => thread_cpu().saturating_sub(at_from),
+        None => Duration::ZERO,
+    };
+    if window.is_some() {
+        edge(Edge::End);
+    }
+    let (from, _) = e.rec.window().unwrap_or((stopped, stopped));
+    // wrk2's rule: a request due or in flight at the end is as late as the
+    // end makes it; leaving it out would hide exactly the worst latencies.
+    if e.censor && window.is_some() {
+        for conn in e.conns.iter().filter(|c| c.in_flight()) {
+            e.rec.censored(stopped, conn.origin);
+        }
+        let rec = &mut e.rec;
+        e.sched
+            .for_each_unsent(stopped, &mut |due| rec.censored(stopped, due));
+    }
     let reached_max_requests = e.rec.completed() >= e.max_requests;
     let tail = Tail {
         mode: spec.mode,
@@ -131,44 +189,72 @@ pub(super) fn drive(
         reached_max_requests,
         in_flight: e.conns.iter().filter(|c| c.in_flight()).count() as u64,
         unsent: e.sched.unsent(stopped),
+        warmup_s: from.saturating_duration_since(start).as_secs_f64(),
+        steady,
+        loadgen_cpu_ms: loadgen_cpu.as_secs_f64() * 1e3,
     };
     Ok(e.rec.finish(stopped, tail))
+}
+
+/// CPU time of the calling thread (the load generator's one thread).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a valid out-pointer.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 impl Engine<'_> {
     /// Account for what connection `i` reported; once it is free, give it the
     /// next request. Loops because starting one can fail at once (a stale
     /// keep-alive socket), which frees the connection again.
-    fn settle(&mut self, i: usize, mut step: Step) {
+    /// `at` is when the outcome was seen (the poll's return for an event).
+    fn settle(&mut self, i: usize, mut step: Step, mut at: Instant) {
         loop {
             // Past `max_requests` the run is over: what completes now is
             // left in flight, uncounted, like requests at the deadline.
             if step == Step::Pending || self.rec.completed() >= self.max_requests {
                 return;
             }
-            let now = Instant::now();
             let conn = &mut self.conns[i];
+            if !conn.answered {
+                conn.answered = true;
+                self.cycled += 1;
+            }
             match step {
                 Step::Pending => unreachable!("returned above"),
                 Step::Done(done) => {
-                    self.rec.response(now, conn.origin, done.status);
+                    self.rec.response(at, conn.origin, done.status);
                     if done.close {
                         conn.close();
                     }
                     conn.state = State::Free;
                 }
                 Step::Failed(kind) => {
-                    self.rec.error(now, kind);
+                    self.rec.error(at, kind);
+                    if kind == ErrorKind::Timeout && self.censor {
+                        self.rec.censored(at, conn.origin);
+                    }
                     conn.close();
                     if kind == ErrorKind::Connect {
-                        conn.state = State::Backoff(now + CONNECT_BACKOFF);
+                        conn.state = State::Backoff(at + CONNECT_BACKOFF);
                         return;
                     }
                     conn.state = State::Free;
                 }
             }
+            // The next request starts now, after whatever came before it.
+            let now = Instant::now();
             match self.next_request(now) {
-                Some(origin) => step = self.begin(i, origin, now),
+                Some(origin) => {
+                    step = self.begin(i, origin, now);
+                    at = now;
+                }
                 None => {
                     self.idle.push(i);
                     return;
@@ -185,7 +271,7 @@ impl Engine<'_> {
             };
             self.idle.pop();
             let step = self.begin(i, origin, now);
-            self.settle(i, step);
+            self.settle(i, step, now);
         }
     }
 
@@ -197,6 +283,9 @@ impl Engine<'_> {
     }
 
     fn begin(&mut self, i: usize, origin: Instant, now: Instant) -> Step {
+        if !self.conns[i].has_socket() {
+            self.rec.connect(now);
+        }
         self.conns[i].begin(self.poll.registry(), Token(i), &self.target, origin, now)
     }
 
@@ -210,7 +299,7 @@ impl Engine<'_> {
                     self.idle.push(i);
                 }
                 State::Connecting | State::Writing | State::Reading if now >= conn.deadline => {
-                    self.settle(i, Step::Failed(ErrorKind::Timeout));
+                    self.settle(i, Step::Failed(ErrorKind::Timeout), now);
                 }
                 _ => {}
             }

@@ -2,10 +2,12 @@
 //! (open loop, constant rate) for the throughput suite, plus the warm suite's
 //! one-connection latency client.
 //!
-//! It must never be the bottleneck: one thread drives every connection from
-//! an epoll loop (`mio`), with non-blocking sockets, TCP_NODELAY, request
-//! bytes built once, read buffers reused, and a histogram allocated up front,
-//! so the hot path does not allocate.
+//! It should not be the bottleneck: one thread drives every connection from
+//! an epoll loop (`mio`), with non-blocking sockets, request bytes built
+//! once, read buffers reused, and a histogram allocated up front, so the hot
+//! path does not allocate. Where it is the bottleneck anyway (one connection
+//! per request costs the client as much kernel work as the server), the
+//! result says so: it carries the load thread's CPU time over the window.
 //!
 //! ```no_run
 //! # fn main() -> anyhow::Result<()> {
@@ -72,6 +74,12 @@ pub struct LoadSpec {
     pub duration: Duration,
     /// Load before the measured window; its results are discarded.
     pub warmup: Duration,
+    /// Closed loop: after `warmup`, keep warming up until every connection
+    /// has had an answer (so every request in the window was sent into a
+    /// full queue, and its latency is the steady state's), at most until
+    /// `warmup_max`. A slow server at many connections needs seconds.
+    pub steady: bool,
+    pub warmup_max: Duration,
     pub mode: Mode,
     /// Send `Connection: keep-alive`. Without it the request has no
     /// Connection header (like wrk). Either way a connection is reused
@@ -98,6 +106,8 @@ impl LoadSpec {
             connections: 10,
             duration: Duration::from_secs(10),
             warmup: Duration::ZERO,
+            steady: false,
+            warmup_max: Duration::ZERO,
             mode: Mode::Closed,
             keep_alive: false,
             timeout: Duration::from_secs(5),
@@ -107,13 +117,32 @@ impl LoadSpec {
     }
 }
 
+/// An edge of the measured window, reported to [`run_observed`]'s observer
+/// on the load thread at the moment it happens, so readings taken there
+/// cover exactly the window's requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edge {
+    Start,
+    End,
+}
+
+/// [`run_observed`] without an observer.
+pub fn run(spec: &LoadSpec, stop: &dyn Fn() -> bool) -> Result<LoadResult> {
+    run_observed(spec, stop, &mut |_| {})
+}
+
 /// Run `spec` to its deadline (warm-up + duration) and return what the
-/// measured window saw. `stop` is polled every few milliseconds; when it
+/// measured window saw; `edge` is called when the window opens and closes. `stop` is polled every few milliseconds; when it
 /// returns true the run ends at once and the result is marked `interrupted`.
-/// Requests in flight at the end are neither counted nor errors. Network
+/// Requests in flight at the end are neither counted nor errors (closed
+/// loop), or recorded at the deadline (open loop, as wrk2 does). Network
 /// failures are counted in the result, never returned as `Err`: `Err` means
 /// the generator itself could not run (bad spec, no epoll, pinning refused).
-pub fn run(spec: &LoadSpec, stop: &dyn Fn() -> bool) -> Result<LoadResult> {
+pub fn run_observed(
+    spec: &LoadSpec,
+    stop: &dyn Fn() -> bool,
+    edge: &mut dyn FnMut(Edge),
+) -> Result<LoadResult> {
     if spec.connections == 0 {
         bail!("a load run needs at least one connection");
     }
@@ -122,12 +151,12 @@ pub fn run(spec: &LoadSpec, stop: &dyn Fn() -> bool) -> Result<LoadResult> {
     }
     let _pin = spec.pin_cpu.map(affinity::pin_current_thread).transpose()?;
     match spec.mode {
-        Mode::Closed => engine::drive(spec, &mut closed::Closed, stop),
+        Mode::Closed => engine::drive(spec, &mut closed::Closed, stop, edge),
         Mode::Open { rate } => {
             if !(rate.is_finite() && rate > 0.0) {
                 bail!("open-loop rate must be a positive number of requests/s, got {rate}");
             }
-            engine::drive(spec, &mut open::Open::new(rate), stop)
+            engine::drive(spec, &mut open::Open::new(rate), stop, edge)
         }
     }
 }

@@ -67,6 +67,12 @@ impl Schedule for Open {
         }
         n.saturating_sub(self.next)
     }
+
+    fn for_each_unsent(&self, at: Instant, f: &mut dyn FnMut(Instant)) {
+        for i in self.next..self.next + self.unsent(at) {
+            f(self.due(i));
+        }
+    }
 }
 
 #[cfg(test)]

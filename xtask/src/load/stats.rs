@@ -154,15 +154,60 @@ pub struct LoadResult {
     pub in_flight_at_end: u64,
     /// Open loop only: requests whose intended send time had passed but that
     /// no connection was free to send. Non-zero means the server fell behind
-    /// the offered rate (and the histogram understates the backlog).
+    /// the offered rate.
     pub unsent_at_end: u64,
+    /// Open loop only: requests with no answer whose latency is in the
+    /// histogram anyway, as wrk2 records them: timed out (latency to the
+    /// timeout), or in flight or unsent at the deadline (latency to the
+    /// deadline), each from its intended send time.
+    #[serde(default)]
+    pub censored: u64,
+    /// Connections opened inside the window (keep-alive: the reconnects).
+    #[serde(default)]
+    pub connects: u64,
+    /// How long the warm-up before the window lasted, seconds.
+    #[serde(default)]
+    pub warmup_s: f64,
+    /// Did the window open on a steady load (closed loop: every connection
+    /// answered at least once during the warm-up)? False when the warm-up hit
+    /// its cap first.
+    #[serde(default = "yes")]
+    pub steady: bool,
+    /// CPU time of the load generator's thread over the window, ms.
+    #[serde(default)]
+    pub loadgen_cpu_ms: f64,
     /// Latency of every 2xx response in µs; for the open loop, from the
-    /// intended send time. Serialized as `histogram_v2_base64`.
+    /// intended send time, plus the `censored` requests. Serialized as
+    /// `histogram_v2_base64`.
     #[serde(rename = "histogram_v2_base64", with = "histogram_base64")]
     pub histogram: Histogram<u64>,
 }
 
+fn yes() -> bool {
+    true
+}
+
 impl LoadResult {
+    /// Mean CPU use of the load generator's thread over the window, percent
+    /// of one core.
+    pub fn loadgen_cpu_pct(&self) -> f64 {
+        if self.elapsed_s > 0.0 {
+            self.loadgen_cpu_ms / (self.elapsed_s * 10.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// Little's law: requests in the system = throughput x time in it. In a
+    /// steady closed loop every connection always has a request in flight,
+    /// so `rps x mean latency / connections` is 1; well below 1 means the
+    /// latencies were cut short by the window (the queue was still filling).
+    /// `None` for the open loop, whose concurrency is not fixed.
+    pub fn little_ratio(&self) -> Option<f64> {
+        (self.mode == Mode::Closed && self.connections > 0 && self.latency.count > 0)
+            .then(|| self.rps * self.latency.mean_us / 1e6 / self.connections as f64)
+    }
+
     /// All complete responses, 2xx or not.
     pub fn completed(&self) -> u64 {
         self.ok + self.non_2xx
@@ -184,12 +229,11 @@ impl LoadResult {
     }
 }
 
-/// Counts what happens inside the measured window `[from, to]`: an event is
-/// classified by when it happened (completion, failure), so the window's
-/// throughput is what the server delivered during it.
+/// Counts what happens inside the measured window `[from, to]`, once it is
+/// open: an event is classified by when it happened (completion, failure),
+/// so the window's throughput is what the server delivered during it.
 pub(super) struct Recorder {
-    from: Instant,
-    to: Instant,
+    window: Option<(Instant, Instant)>,
     hist: Histogram<u64>,
     ok: u64,
     non_2xx: u64,
@@ -197,23 +241,35 @@ pub(super) struct Recorder {
     /// array so counting never allocates.
     by_status: Vec<u64>,
     errors: Errors,
+    censored: u64,
+    connects: u64,
 }
 
 impl Recorder {
-    pub(super) fn new(from: Instant, to: Instant) -> Self {
+    pub(super) fn new() -> Self {
         Recorder {
-            from,
-            to,
+            window: None,
             hist: new_histogram(),
             ok: 0,
             non_2xx: 0,
             by_status: vec![0; 1000],
             errors: Errors::default(),
+            censored: 0,
+            connects: 0,
         }
     }
 
+    /// Start counting: the window is `[from, to]`.
+    pub(super) fn open(&mut self, from: Instant, to: Instant) {
+        self.window = Some((from, to));
+    }
+
+    pub(super) fn window(&self) -> Option<(Instant, Instant)> {
+        self.window
+    }
+
     fn counts(&self, at: Instant) -> bool {
-        at >= self.from && at <= self.to
+        self.window.is_some_and(|(from, to)| at >= from && at <= to)
     }
 
     /// A complete response at `at`, whose latency clock started at `origin`.
@@ -227,6 +283,22 @@ impl Recorder {
         } else {
             self.non_2xx += 1;
             self.by_status[usize::from(status).min(999)] += 1;
+        }
+    }
+
+    /// A request without an answer whose latency is still recorded: at least
+    /// `at - origin` (open loop; see [`LoadResult::censored`]).
+    pub(super) fn censored(&mut self, at: Instant, origin: Instant) {
+        if !self.counts(at) {
+            return;
+        }
+        self.censored += 1;
+        record_latency(&mut self.hist, at.saturating_duration_since(origin));
+    }
+
+    pub(super) fn connect(&mut self, at: Instant) {
+        if self.counts(at) {
+            self.connects += 1;
         }
     }
 
@@ -250,10 +322,13 @@ impl Recorder {
 
     /// Close the books at `stopped` (the deadline or an earlier stop).
     pub(super) fn finish(self, stopped: Instant, tail: Tail) -> LoadResult {
-        let elapsed_s = stopped
-            .min(self.to)
-            .saturating_duration_since(self.from)
-            .as_secs_f64();
+        let elapsed_s = match self.window {
+            Some((from, to)) => stopped
+                .min(to)
+                .saturating_duration_since(from)
+                .as_secs_f64(),
+            None => 0.0,
+        };
         let rps = if elapsed_s > 0.0 {
             self.ok as f64 / elapsed_s
         } else {
@@ -281,6 +356,11 @@ impl Recorder {
             reached_max_requests: tail.reached_max_requests,
             in_flight_at_end: tail.in_flight,
             unsent_at_end: tail.unsent,
+            censored: self.censored,
+            connects: self.connects,
+            warmup_s: tail.warmup_s,
+            steady: tail.steady,
+            loadgen_cpu_ms: tail.loadgen_cpu_ms,
             histogram: self.hist,
         }
     }
@@ -295,6 +375,9 @@ pub(super) struct Tail {
     pub reached_max_requests: bool,
     pub in_flight: u64,
     pub unsent: u64,
+    pub warmup_s: f64,
+    pub steady: bool,
+    pub loadgen_cpu_ms: f64,
 }
 
 #[cfg(test)]
@@ -306,7 +389,9 @@ mod tests {
         let t0 = Instant::now();
         let from = t0 + Duration::from_millis(100);
         let to = t0 + Duration::from_millis(200);
-        let mut r = Recorder::new(from, to);
+        let mut r = Recorder::new();
+        r.response(t0, t0, 200); // before the window opens: discarded
+        r.open(from, to);
         let at = t0 + Duration::from_millis(150);
         r.response(at, at - Duration::from_micros(2500), 200);
         r.response(at, at, 503);
@@ -324,9 +409,13 @@ mod tests {
                 reached_max_requests: false,
                 in_flight: 0,
                 unsent: 0,
+                warmup_s: 0.1,
+                steady: true,
+                loadgen_cpu_ms: 50.0,
             },
         );
         assert_eq!((res.ok, res.non_2xx), (1, 1));
+        assert_eq!(res.loadgen_cpu_pct(), 50.0);
         assert_eq!(res.status_counts, BTreeMap::from([(503, 1)]));
         assert_eq!(
             res.errors,
@@ -351,7 +440,7 @@ mod tests {
         record_latency(&mut h, Duration::from_secs(100_000)); // saturates, no panic
         let back = histogram_from_v2(&histogram_to_v2(&h)).unwrap();
         assert_eq!(back, h);
-        let res = Recorder::new(Instant::now(), Instant::now()).finish(
+        let res = Recorder::new().finish(
             Instant::now(),
             Tail {
                 mode: Mode::Open { rate: 100.0 },
@@ -361,6 +450,9 @@ mod tests {
                 reached_max_requests: false,
                 in_flight: 1,
                 unsent: 0,
+                warmup_s: 0.0,
+                steady: true,
+                loadgen_cpu_ms: 0.0,
             },
         );
         let mut res = res;

@@ -229,9 +229,14 @@ fn hypotheses(d: &mut Document, verdicts: &[(&'static Hypothesis, Judgement)]) {
     d.heading(2, "Hypotheses");
     d.para(md(
         "The study's hypotheses (docs/study.md), each judged on this run's own numbers by the \
-         rule stated in the table (xtask/src/report/hypotheses.rs). **not measured**: a figure \
-         the rule needs is absent (variant skipped or failed, workload or suite not run). \
-         Peaks are the highest mean over repeats across connection levels.",
+         rule stated in the table (xtask/src/report/hypotheses.rs). Every ratio has a 95% \
+         interval from the repeats (Welch's interval on the log values, as `cargo xtask \
+         compare`): **holds** when the whole interval is on the rule's side of its threshold, \
+         **fails** when it is wholly on the other side, **inconclusive** when it straddles \
+         it. **not measured**: a figure the rule needs is absent (variant skipped or failed, \
+         workload or suite not run). Throughput comparisons use the peak cells' requests/s when \
+         both were gateway-bound, and CPU ms per 1000 requests otherwise (a client-bound cell \
+         measured the load generator, not the gateway); each line says which.",
     ));
     let mut t = Table::text(&["hypothesis", "verdict", "numbers", "rule"]);
     for (h, j) in verdicts {
@@ -342,9 +347,14 @@ fn throughput(d: &mut Document, s: &Summary, plots: &Rendered) {
     }
     d.para(md(
         "Closed loop, like wrk: each connection sends its next request as soon as the previous \
-         one is answered; only 2xx responses count. The table gives each variant's **peak \
-         requests per second**: the highest mean over repeats across connection levels, and the \
-         level (`@connections`) where it occurred.",
+         one is answered; only 2xx responses count. Every cell first warms up at its own level \
+         until each connection has been answered once (a steady queue). The table gives each \
+         variant's **peak requests per second** with one request per connection: the highest \
+         mean over repeats across connection levels, and the level (`@connections`) where it \
+         occurred. A peak that did not measure the gateway says so: **client-bound** (the load \
+         generator's core was busy, the gateway's was not: the figure is the client's ceiling, \
+         compare CPU per request instead), **not saturated** (neither was busy), **not steady** \
+         (Little's law, rps x mean latency / connections, outside [0.9, 1.1]).",
     ));
     let names = measured_variants(s.throughput.iter().map(|r| r.variant.clone()));
     let loads = super::plots::ordered_workloads(s.throughput.iter().map(|r| r.workload.as_str()));
@@ -354,15 +364,22 @@ fn throughput(d: &mut Document, s: &Summary, plots: &Rendered) {
     for v in &names {
         let mut row = vec![vec![Span::Code(v.clone())]];
         for w in &loads {
-            row.push(text(
-                figures::peak(s, v, w).map_or("-".to_owned(), |(rps, c)| {
-                    format!("{} @{c}", format::rps(rps))
-                }),
-            ));
+            row.push(text(figures::peak_point(s, v, w).map_or(
+                "-".to_owned(),
+                |p| {
+                    format!(
+                        "{} @{}{}",
+                        format::rps(p.mean),
+                        p.connections,
+                        figures::caveat(&p)
+                    )
+                },
+            )));
         }
         t.row(row);
     }
     d.table(t);
+    keep_alive(d, s, &names, &loads);
 
     let mut errors = Vec::new();
     for v in &names {
@@ -404,6 +421,64 @@ fn throughput(d: &mut Document, s: &Summary, plots: &Rendered) {
     }
 }
 
+/// Keep-alive cells: persistent connections, no handshake per request.
+fn keep_alive(d: &mut Document, s: &Summary, names: &[String], loads: &[String]) {
+    let mut t = Table::numeric(&[
+        "variant",
+        "workload",
+        "connections",
+        "rps (mean of repeats)",
+        "p50 µs",
+        "p99 µs",
+        "vs one request per connection",
+    ])
+    .left(2);
+    for v in names {
+        for w in loads {
+            for p in figures::points_in(&s.throughput, v, w, true) {
+                let rows: Vec<_> = s
+                    .throughput
+                    .iter()
+                    .filter(|r| {
+                        r.variant == *v
+                            && r.workload == *w
+                            && r.keep_alive()
+                            && r.connections == p.connections
+                    })
+                    .collect();
+                let p50: Vec<f64> = rows.iter().map(|r| r.p50_us as f64).collect();
+                let p99: Vec<f64> = rows.iter().map(|r| r.p99_us as f64).collect();
+                let close = figures::peak_point(s, v, w)
+                    .map_or("-".to_owned(), |c| format::times(p.mean / c.mean));
+                t.row(vec![
+                    vec![Span::Code(v.clone())],
+                    text(w),
+                    text(p.connections.to_string()),
+                    text(format!("{}{}", format::rps(p.mean), figures::caveat(&p))),
+                    text(format::us(crate::stats::median(&p50) as u64)),
+                    text(format::us(crate::stats::median(&p99) as u64)),
+                    text(close),
+                ]);
+            }
+        }
+    }
+    if t.rows.is_empty() {
+        return;
+    }
+    d.heading(3, "Keep-alive");
+    d.para(md(
+        "Persistent connections, each sending its next request when the previous answer \
+         arrives (TechEmpower's mode): no TCP handshake and teardown per request. The gateway \
+         is serial, so it serves one keep-alive connection at a time, until the connection \
+         idles for `GATEWAY_KEEPALIVE_IDLE_MS` (50 ms, which a closed-loop client never does) \
+         or has sent `GATEWAY_KEEPALIVE_MAX` (1000) requests: a reconnect per 1000 requests, \
+         0.1% of them, so neither bound shapes the figure. Hence one connection: more would \
+         only wait their turn. **vs one request per connection**: this rps over the variant's \
+         peak above.",
+    ));
+    d.table(t);
+}
+
 fn resources(d: &mut Document, s: &Summary, plots: &Rendered) {
     d.heading(2, "Resources");
     let names = measured_variants(s.throughput.iter().map(|r| r.variant.clone()));
@@ -427,6 +502,22 @@ fn resources(d: &mut Document, s: &Summary, plots: &Rendered) {
                     text(u.cells.to_string()),
                 ]);
             }
+            if let Some(r) = figures::relay_usage(&s.throughput, v, w) {
+                t.row(vec![
+                    vec![
+                        Span::Code(v.clone()),
+                        Span::Text(" of which docker-proxy".to_owned()),
+                    ],
+                    text(w),
+                    text(format::mib(r.rss_peak_kb as f64)),
+                    text(format!(
+                        "{} ({} of the variant's)",
+                        format::ms(r.cpu_ms_per_1k),
+                        format::pct(r.share)
+                    )),
+                    text(r.cells.to_string()),
+                ]);
+            }
         }
     }
     if t.rows.is_empty() {
@@ -436,9 +527,13 @@ fn resources(d: &mut Document, s: &Summary, plots: &Rendered) {
     d.para(md(
         "Sampled every 50 ms during each throughput cell: the gateway process and its \
          descendants (`/proc`; CPU includes reaped children, so per-request runtime processes \
-         count), or the container's cgroup for Docker. **Peak RSS**: the highest reading in any \
-         cell of the workload. **CPU ms / 1000 requests**: CPU time over all the workload's \
-         cells divided by their requests.",
+         count), or the container's cgroup for Docker plus Docker's relay: with a port \
+         published on loopback every connection passes through `docker-proxy`, a host process \
+         outside the container, pinned with the gateway here and counted as part of the \
+         variant (its own line shows its share). CPU is read at both edges of each measured \
+         window. **Peak RSS**: the highest reading in any cell of the workload. **CPU ms / \
+         1000 requests**: CPU time over all the workload's cells (one request per connection) \
+         divided by their requests.",
     ));
     image(d, plots, "resources");
     d.table(t);

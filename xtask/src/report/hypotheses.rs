@@ -1,14 +1,31 @@
 //! The study's five hypotheses (docs/study.md, "Goals and hypotheses"),
-//! each judged on a run's own numbers as holds / does not hold / not
+//! each judged on a run's own numbers as holds / fails / inconclusive / not
 //! measured. The rules are the table [`HYPOTHESES`]: the study's words, the
-//! rule as the report states it, and the function that applies it. The
-//! thresholds are the constants just below; a unit test keeps the stated
-//! rules in step with them.
+//! rule as the report states it, and the function that applies it.
+//!
+//! Every ratio carries a 95% interval from the repeats, by the method
+//! `compare` uses (Welch's interval on the log values: a ratio of geometric
+//! means). A rule holds when the whole interval is on its side of the
+//! threshold, fails when the whole interval is on the other side, and is
+//! inconclusive when the interval straddles it. With one repeat there is no
+//! interval and the point estimate decides (the evidence says so).
+//!
+//! Throughput comparisons rest on what measured the gateways: requests/s
+//! when both peak cells were gateway-bound, otherwise CPU ms per 1000
+//! requests (a ratio of costs, which a client-bound cell still measures
+//! right). The evidence says which.
+//!
+//! Which variant plays which part (baseline, container, in-process runtime,
+//! process per request) comes from the variant table's roles.
 
 use super::figures;
 use super::format;
-use super::summary::Summary;
+use super::summary::{Bound, Summary};
+use crate::compare::interval::{welch_log_ratio, Interval};
+use crate::variants::{self, Role};
 
+/// Confidence of every interval in the hypotheses.
+pub const CONFIDENCE: f64 = 0.95;
 /// H1: "within 3%": native may trail the best other variant by this much
 /// and still count as the baseline (run-to-run noise on a shared machine).
 pub const H1_TOLERANCE: f64 = 0.03;
@@ -17,16 +34,10 @@ pub const H2_DOCKER_FACTOR: f64 = 2.0;
 /// H3: embedded warm p50 at most this many µs above native's (the study's
 /// own "within ~1 ms").
 pub const H3_MAX_EXTRA_US: f64 = 1000.0;
-/// H4: a CLI variant's peak hello rps below this share of native's.
+/// H4: a per-request-process variant's hello throughput below this share of native's.
 pub const H4_CEILING: f64 = 0.10;
-/// H5: every non-CLI variant's peak compute rps at least this share of native's.
+/// H5: every other variant's compute throughput at least this share of native's.
 pub const H5_PARITY: f64 = 0.90;
-
-pub const NATIVE: &str = "native_local";
-pub const DOCKER: &str = "native_docker";
-pub const EMBEDDED: &str = "wasm_host_wasmtime_embedded";
-/// The variants that spawn a runtime process per request.
-pub const CLI: [&str; 2] = ["wasm_host_wasmtime", "wasm_host_cli"];
 
 /// A hypothesis and how this project judges it.
 pub struct Hypothesis {
@@ -42,8 +53,9 @@ pub const HYPOTHESES: [Hypothesis; 5] = [
     Hypothesis {
         id: "H1",
         claim: "Native execution is the lowest-latency, highest-throughput baseline.",
-        rule: "native_local has the highest peak `hello` rps and the lowest warm `hello` p50 \
-               (persistent client) among the variants measured, each within a 3% tolerance.",
+        rule: "native_local's peak `hello` throughput is at least that of every other variant \
+               measured, and its warm `hello` p50 (persistent client) at most theirs, each \
+               within a 3% tolerance.",
         judge: h1,
     },
     Hypothesis {
@@ -63,17 +75,20 @@ pub const HYPOTHESES: [Hypothesis; 5] = [
         id: "H4",
         claim: "CLI-based Wasm variants will hit throughput ceilings due to per-request \
                 process-spawn overhead.",
-        rule: "each measured CLI variant (wasm_host_wasmtime, wasm_host_cli) has a peak `hello` \
-               rps below 10% of native_local's.",
+        rule: "each measured study variant that starts a runtime process per request \
+               (wasm_host_wasmtime, wasm_host_cli) has a peak `hello` throughput below 10% of \
+               native_local's.",
         judge: h4,
     },
     Hypothesis {
         id: "H5",
         claim: "For CPU-bound workloads the runtime invocation overhead will be negligible \
                 compared to computation cost.",
-        rule: "each measured non-CLI variant (native_docker, wasm_host_wasmtime_embedded) has a \
-               peak `compute` rps of at least 90% of native_local's (CLI variants' ratios \
-               reported, not judged).",
+        rule: "each measured study variant without a process per request (native_docker, \
+               wasm_host_wasmtime_embedded) keeps at least 90% of native_local's peak \
+               `compute` throughput, and of its `compute_wasm` throughput where measured (the \
+               chain computed inside the module); per-request-process variants are reported, \
+               not judged.",
         judge: h5,
     },
 ];
@@ -81,7 +96,9 @@ pub const HYPOTHESES: [Hypothesis; 5] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Holds,
-    DoesNotHold,
+    Fails,
+    /// The interval straddles the rule's threshold.
+    Inconclusive,
     NotMeasured,
 }
 
@@ -89,28 +106,30 @@ impl Verdict {
     pub fn text(self) -> &'static str {
         match self {
             Verdict::Holds => "holds",
-            Verdict::DoesNotHold => "does not hold",
+            Verdict::Fails => "fails",
+            Verdict::Inconclusive => "inconclusive",
             Verdict::NotMeasured => "not measured",
         }
     }
 
-    /// Three-valued "and": any failure fails; otherwise anything unmeasured
-    /// leaves the whole unmeasured.
+    /// "And" over parts: any failure fails; then anything inconclusive;
+    /// then anything unmeasured leaves the whole unmeasured.
     fn and(self, other: Verdict) -> Verdict {
         use Verdict::*;
         match (self, other) {
-            (DoesNotHold, _) | (_, DoesNotHold) => DoesNotHold,
+            (Fails, _) | (_, Fails) => Fails,
+            (Inconclusive, _) | (_, Inconclusive) => Inconclusive,
             (NotMeasured, _) | (_, NotMeasured) => NotMeasured,
             _ => Holds,
         }
     }
 
-    fn of(ok: bool) -> Verdict {
-        if ok {
-            Verdict::Holds
-        } else {
-            Verdict::DoesNotHold
+    fn all(parts: impl IntoIterator<Item = Verdict>) -> Verdict {
+        let mut parts = parts.into_iter().peekable();
+        if parts.peek().is_none() {
+            return Verdict::NotMeasured;
         }
+        parts.fold(Verdict::Holds, Verdict::and)
     }
 }
 
@@ -126,256 +145,363 @@ pub fn judge_all(s: &Summary) -> Vec<(&'static Hypothesis, Judgement)> {
     HYPOTHESES.iter().map(|h| (h, (h.judge)(s))).collect()
 }
 
-fn variant_names() -> impl Iterator<Item = &'static str> {
-    crate::variants::VARIANTS.iter().map(|v| v.name)
+/// An estimate with its interval (`None` with one repeat a side).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Estimate {
+    point: f64,
+    interval: Option<Interval>,
 }
 
-fn peak_text(s: &Summary, variant: &str, workload: &str) -> Option<String> {
-    figures::peak(s, variant, workload)
-        .map(|(rps, c)| format!("{variant} {} rps (@{c})", format::rps(rps)))
+impl Estimate {
+    /// `head / base` as a ratio of geometric means.
+    fn ratio(base: &[f64], head: &[f64]) -> Option<Estimate> {
+        let gm = |v: &[f64]| crate::compare::interval::geometric_mean(v);
+        if base.is_empty() || head.is_empty() {
+            return None;
+        }
+        let point = gm(head) / gm(base);
+        point.is_finite().then(|| Estimate {
+            point,
+            interval: welch_log_ratio(base, head, CONFIDENCE),
+        })
+    }
+
+    fn bounds(&self) -> (f64, f64) {
+        self.interval
+            .map_or((self.point, self.point), |i| (i.lo, i.hi))
+    }
+
+    /// The rule "value >= threshold".
+    fn at_least(&self, threshold: f64) -> Verdict {
+        let (lo, hi) = self.bounds();
+        if lo >= threshold {
+            Verdict::Holds
+        } else if hi < threshold {
+            Verdict::Fails
+        } else {
+            Verdict::Inconclusive
+        }
+    }
+
+    /// The rule "value <= threshold".
+    fn at_most(&self, threshold: f64) -> Verdict {
+        let (lo, hi) = self.bounds();
+        if hi <= threshold {
+            Verdict::Holds
+        } else if lo > threshold {
+            Verdict::Fails
+        } else {
+            Verdict::Inconclusive
+        }
+    }
+
+    /// The rule "value < threshold".
+    fn below(&self, threshold: f64) -> Verdict {
+        let (lo, hi) = self.bounds();
+        if hi < threshold {
+            Verdict::Holds
+        } else if lo >= threshold {
+            Verdict::Fails
+        } else {
+            Verdict::Inconclusive
+        }
+    }
+
+    /// `1.23x [1.10x, 1.37x]`, formatted by `f`.
+    fn text(&self, f: fn(f64) -> String) -> String {
+        match self.interval {
+            Some(i) => format!("{} [{}, {}]", f(self.point), f(i.lo), f(i.hi)),
+            None => format!("{} (one repeat: no interval)", f(self.point)),
+        }
+    }
 }
 
-/// H1, throughput half: native's peak hello rps against the best other's.
-fn h1_throughput(s: &Summary) -> (Verdict, String) {
-    let Some((native, _)) = figures::peak(s, NATIVE, "hello") else {
-        return (
-            Verdict::NotMeasured,
-            "peak `hello` rps: native_local not measured".to_owned(),
-        );
-    };
-    let others: Vec<(&str, f64)> = variant_names()
-        .filter(|v| *v != NATIVE)
-        .filter_map(|v| figures::peak(s, v, "hello").map(|(rps, _)| (v, rps)))
-        .collect();
-    let listed: Vec<String> = variant_names()
-        .filter_map(|v| peak_text(s, v, "hello"))
-        .collect();
-    let Some(&(best_name, best)) = others.iter().max_by(|a, b| a.1.total_cmp(&b.1)) else {
-        return (
-            Verdict::NotMeasured,
-            format!(
-                "peak `hello` rps: {}; no other variant to compare",
-                listed.join(", ")
+/// Throughput of `a` relative to `b` on `workload` (above 1: `a` serves
+/// more), on the basis that measured both gateways.
+struct Relative {
+    estimate: Estimate,
+    /// What the ratio rests on, for the evidence.
+    basis: String,
+}
+
+fn relative(s: &Summary, a: &str, b: &str, workload: &str) -> Option<Relative> {
+    let pa = figures::peak_point(s, a, workload)?;
+    let pb = figures::peak_point(s, b, workload)?;
+    if pa.bound == Bound::Gateway && pb.bound == Bound::Gateway {
+        let estimate = Estimate::ratio(&pb.rps, &pa.rps)?;
+        return Some(Relative {
+            estimate,
+            basis: format!(
+                "peak rps, both gateway-bound: {a} {} (@{}), {b} {} (@{})",
+                format::rps(pa.mean),
+                pa.connections,
+                format::rps(pb.mean),
+                pb.connections
             ),
-        );
-    };
-    let ok = native >= best * (1.0 - H1_TOLERANCE);
-    (
-        Verdict::of(ok),
-        format!(
-            "peak `hello` rps: {}; native_local / best other ({best_name}) = {}",
-            listed.join(", "),
-            format::times(native / best)
+        });
+    }
+    // A cell that measured the client says nothing about the gateway's rps,
+    // but its CPU per request is still the gateway's own cost.
+    let ca = figures::cpu_per_1k_by_repeat(&s.throughput, a, workload);
+    let cb = figures::cpu_per_1k_by_repeat(&s.throughput, b, workload);
+    let estimate = Estimate::ratio(&ca, &cb)?;
+    let mean = |v: &[f64]| crate::stats::mean(v);
+    Some(Relative {
+        estimate,
+        basis: format!(
+            "CPU ms per 1000 requests, as a peak cell was not gateway-bound ({a} {}, {b} {}): \
+             {a} {}, {b} {}",
+            pa.bound.name(),
+            pb.bound.name(),
+            format::ms(mean(&ca)),
+            format::ms(mean(&cb))
         ),
-    )
+    })
 }
 
-/// H1, latency half: native's warm hello p50 against the lowest other's.
-fn h1_latency(s: &Summary) -> (Verdict, String) {
-    let p50 = |v: &str| figures::warm(s, v, "hello", "persistent").map(|r| r.p50_us);
-    let Some(native) = p50(NATIVE) else {
+fn native() -> &'static str {
+    variants::baseline().name
+}
+
+fn role_names(role: Role) -> Vec<&'static str> {
+    variants::study_variants(role).map(|v| v.name).collect()
+}
+
+fn all_other_names() -> Vec<&'static str> {
+    variants::VARIANTS
+        .iter()
+        .map(|v| v.name)
+        .filter(|n| *n != native())
+        .collect()
+}
+
+/// H1, throughput half: native against every other variant.
+fn h1_throughput(s: &Summary) -> (Verdict, Vec<String>) {
+    let n = native();
+    let mut parts = Vec::new();
+    let mut evidence = Vec::new();
+    for other in all_other_names() {
+        if let Some(r) = relative(s, n, other, "hello") {
+            parts.push(r.estimate.at_least(1.0 - H1_TOLERANCE));
+            evidence.push(format!(
+                "`hello` throughput {n} / {other} = {} ({})",
+                r.estimate.text(format::times),
+                r.basis
+            ));
+        }
+    }
+    if parts.is_empty() {
         return (
             Verdict::NotMeasured,
-            "warm `hello` p50: native_local not measured".to_owned(),
+            vec!["`hello` throughput: native_local and another variant not both measured".into()],
         );
-    };
-    let listed: Vec<String> = variant_names()
-        .filter_map(|v| p50(v).map(|us| format!("{v} {} µs", format::us(us))))
-        .collect();
-    let others: Vec<(&str, u64)> = variant_names()
-        .filter(|v| *v != NATIVE)
-        .filter_map(|v| p50(v).map(|us| (v, us)))
-        .collect();
-    let Some(&(best_name, best)) = others.iter().min_by_key(|o| o.1) else {
+    }
+    (Verdict::all(parts), evidence)
+}
+
+fn warm_p50s(s: &Summary, variant: &str) -> Option<Vec<f64>> {
+    s.warm_by_repeat
+        .get(&(variant.into(), "hello".into(), "persistent".into()))
+        .cloned()
+        .or_else(|| {
+            // Rows built without repeats (tests, old runs): one value.
+            figures::warm(s, variant, "hello", "persistent").map(|r| vec![r.p50_us as f64])
+        })
+        .filter(|v| !v.is_empty())
+}
+
+/// H1, latency half: native's warm hello p50 against every other's.
+fn h1_latency(s: &Summary) -> (Verdict, Vec<String>) {
+    let n = native();
+    let Some(base) = warm_p50s(s, n) else {
         return (
             Verdict::NotMeasured,
-            format!(
-                "warm `hello` p50: {}; no other variant to compare",
-                listed.join(", ")
-            ),
+            vec!["warm `hello` p50: native_local not measured".into()],
         );
     };
-    let ok = native as f64 <= best as f64 * (1.0 + H1_TOLERANCE);
-    (
-        Verdict::of(ok),
-        format!(
-            "warm `hello` p50 (persistent): {}; native_local / lowest other ({best_name}) = {}",
-            listed.join(", "),
-            format::times(native as f64 / best as f64)
-        ),
-    )
+    let mut parts = Vec::new();
+    let mut evidence = Vec::new();
+    for other in all_other_names() {
+        let Some(theirs) = warm_p50s(s, other) else {
+            continue;
+        };
+        if let Some(e) = Estimate::ratio(&theirs, &base) {
+            parts.push(e.at_most(1.0 + H1_TOLERANCE));
+            evidence.push(format!(
+                "warm `hello` p50 {n} / {other} = {} ({} vs {} µs)",
+                e.text(format::times),
+                format::us(crate::stats::median(&base) as u64),
+                format::us(crate::stats::median(&theirs) as u64)
+            ));
+        }
+    }
+    if parts.is_empty() {
+        return (
+            Verdict::NotMeasured,
+            vec!["warm `hello` p50: no other variant to compare".into()],
+        );
+    }
+    (Verdict::all(parts), evidence)
 }
 
 pub fn h1(s: &Summary) -> Judgement {
-    let (tv, te) = h1_throughput(s);
+    let (tv, mut te) = h1_throughput(s);
     let (lv, le) = h1_latency(s);
+    te.extend(le);
     Judgement {
         verdict: tv.and(lv),
-        evidence: vec![te, le],
+        evidence: te,
     }
 }
 
 pub fn h2(s: &Summary) -> Judgement {
-    let native = figures::cold(s, NATIVE).map(|r| r.p50_ms);
-    let docker = figures::cold(s, DOCKER).map(|r| r.p50_ms);
-    match (native, docker) {
-        (Some(n), Some(d)) if n > 0.0 => {
-            let ratio = d / n;
-            Judgement {
-                verdict: Verdict::of(ratio >= H2_DOCKER_FACTOR),
-                evidence: vec![format!(
-                    "cold p50: native_docker {} ms, native_local {} ms; ratio {}",
-                    format::ms(d),
-                    format::ms(n),
-                    format::times(ratio)
-                )],
-            }
+    let n = native();
+    let cold = |v: &str| {
+        s.cold_by_repeat
+            .get(v)
+            .cloned()
+            .or_else(|| figures::cold(s, v).map(|r| vec![r.p50_ms]))
+            .filter(|v| !v.is_empty())
+    };
+    let mut parts = Vec::new();
+    let mut evidence = Vec::new();
+    for docker in role_names(Role::Container) {
+        let (Some(base), Some(head)) = (cold(n), cold(docker)) else {
+            evidence.push(format!("cold p50: {n} or {docker} not measured"));
+            continue;
+        };
+        if let Some(e) = Estimate::ratio(&base, &head) {
+            parts.push(e.at_least(H2_DOCKER_FACTOR));
+            evidence.push(format!(
+                "cold p50 {docker} / {n} = {} ({} vs {} ms, median of each repeat)",
+                e.text(format::times),
+                format::ms(crate::stats::median(&head)),
+                format::ms(crate::stats::median(&base))
+            ));
         }
-        _ => Judgement {
-            verdict: Verdict::NotMeasured,
-            evidence: vec![format!(
-                "cold p50: native_local {}, native_docker {}",
-                native.map_or("not measured".to_owned(), |v| format!(
-                    "{} ms",
-                    format::ms(v)
-                )),
-                docker.map_or("not measured".to_owned(), |v| format!(
-                    "{} ms",
-                    format::ms(v)
-                )),
-            )],
-        },
+    }
+    Judgement {
+        verdict: Verdict::all(parts),
+        evidence,
+    }
+}
+
+/// Welch's interval on `mean(head) - mean(base)` (µs), or the point
+/// difference with fewer than 2 values a side.
+fn difference(base: &[f64], head: &[f64]) -> Estimate {
+    let mean = |v: &[f64]| crate::stats::mean(v);
+    let var = |v: &[f64]| {
+        let m = mean(v);
+        v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() as f64 - 1.0)
+    };
+    let point = mean(head) - mean(base);
+    if base.len() < 2 || head.len() < 2 {
+        return Estimate {
+            point,
+            interval: None,
+        };
+    }
+    let (sb, sh) = (var(base) / base.len() as f64, var(head) / head.len() as f64);
+    let se2 = sb + sh;
+    let half = if se2 > 0.0 {
+        let df =
+            se2 * se2 / (sb * sb / (base.len() as f64 - 1.0) + sh * sh / (head.len() as f64 - 1.0));
+        crate::compare::interval::student_t_quantile(0.5 + CONFIDENCE / 2.0, df) * se2.sqrt()
+    } else {
+        0.0
+    };
+    Estimate {
+        point,
+        interval: Some(Interval {
+            ratio: point,
+            lo: point - half,
+            hi: point + half,
+        }),
     }
 }
 
 pub fn h3(s: &Summary) -> Judgement {
-    let p50 = |v: &str| figures::warm(s, v, "hello", "persistent").map(|r| r.p50_us);
-    match (p50(NATIVE), p50(EMBEDDED)) {
-        (Some(n), Some(e)) if n > 0 => {
-            let extra = e as f64 - n as f64;
-            Judgement {
-                verdict: Verdict::of(extra <= H3_MAX_EXTRA_US),
-                evidence: vec![format!(
-                    "warm `hello` p50 (persistent): wasm_host_wasmtime_embedded {} µs, \
-                     native_local {} µs; difference {} µs ({} ms), ratio {}",
-                    format::us(e),
-                    format::us(n),
-                    if extra < 0.0 {
-                        format!("-{}", format::us((-extra) as u64))
-                    } else {
-                        format!("+{}", format::us(extra as u64))
-                    },
-                    format::ms(extra / 1000.0),
-                    format::times(e as f64 / n as f64)
-                )],
-            }
-        }
-        (n, e) => {
-            Judgement {
-                verdict: Verdict::NotMeasured,
-                evidence: vec![format!(
-                "warm `hello` p50 (persistent): native_local {}, wasm_host_wasmtime_embedded {}",
-                n.map_or("not measured".to_owned(), |v| format!("{} µs", format::us(v))),
-                e.map_or("not measured".to_owned(), |v| format!("{} µs", format::us(v))),
-            )],
-            }
-        }
+    let n = native();
+    let mut parts = Vec::new();
+    let mut evidence = Vec::new();
+    for embedded in role_names(Role::InProcess) {
+        let (Some(base), Some(head)) = (warm_p50s(s, n), warm_p50s(s, embedded)) else {
+            evidence.push(format!(
+                "warm `hello` p50 (persistent): {n} or {embedded} not measured"
+            ));
+            continue;
+        };
+        let e = difference(&base, &head);
+        parts.push(e.at_most(H3_MAX_EXTRA_US));
+        evidence.push(format!(
+            "warm `hello` p50 (persistent) {embedded} - {n} = {} µs ({} vs {} µs)",
+            e.text(|us| format!("{us:+.0}")),
+            format::us(crate::stats::mean(&head) as u64),
+            format::us(crate::stats::mean(&base) as u64)
+        ));
     }
-}
-
-/// Each listed variant's peak rps on `workload` as a share of native's:
-/// (variant, peak, share), for those measured.
-fn shares(s: &Summary, workload: &str, variants: &[&str], native: f64) -> Vec<(String, f64, f64)> {
-    variants
-        .iter()
-        .filter_map(|v| {
-            figures::peak(s, v, workload).map(|(rps, _)| (v.to_string(), rps, rps / native))
-        })
-        .collect()
-}
-
-fn share_text(list: &[(String, f64, f64)]) -> String {
-    list.iter()
-        .map(|(v, rps, share)| {
-            format!(
-                "{v} {} rps = {} of native",
-                format::rps(*rps),
-                format::pct(*share)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// `; x not measured` for the listed variants without a peak on `workload`.
-fn unmeasured(s: &Summary, workload: &str, variants: &[&str]) -> String {
-    variants
-        .iter()
-        .filter(|v| figures::peak(s, v, workload).is_none())
-        .map(|v| format!("; {v} not measured"))
-        .collect()
+    Judgement {
+        verdict: Verdict::all(parts),
+        evidence,
+    }
 }
 
 pub fn h4(s: &Summary) -> Judgement {
-    let Some((native, c)) = figures::peak(s, NATIVE, "hello").filter(|(r, _)| *r > 0.0) else {
-        return Judgement {
-            verdict: Verdict::NotMeasured,
-            evidence: vec!["peak `hello` rps: native_local not measured".to_owned()],
-        };
-    };
-    let list = shares(s, "hello", &CLI, native);
-    let head = format!(
-        "peak `hello` rps: native_local {} (@{c})",
-        format::rps(native)
-    );
-    if list.is_empty() {
-        return Judgement {
-            verdict: Verdict::NotMeasured,
-            evidence: vec![format!("{head}; no CLI variant measured")],
-        };
+    let n = native();
+    let mut parts = Vec::new();
+    let mut evidence = Vec::new();
+    for cli in role_names(Role::ProcessPerRequest) {
+        match relative(s, cli, n, "hello") {
+            Some(r) => {
+                parts.push(r.estimate.below(H4_CEILING));
+                evidence.push(format!(
+                    "`hello` throughput {cli} / {n} = {} ({})",
+                    r.estimate.text(format::pct),
+                    r.basis
+                ));
+            }
+            None => evidence.push(format!("{cli}: not measured")),
+        }
     }
-    let ok = list.iter().all(|(_, _, share)| *share < H4_CEILING);
     Judgement {
-        verdict: Verdict::of(ok),
-        evidence: vec![format!(
-            "{head}; {}{}",
-            share_text(&list),
-            unmeasured(s, "hello", &CLI)
-        )],
+        verdict: Verdict::all(parts),
+        evidence,
     }
 }
 
 pub fn h5(s: &Summary) -> Judgement {
-    let Some((native, c)) = figures::peak(s, NATIVE, "compute").filter(|(r, _)| *r > 0.0) else {
-        return Judgement {
-            verdict: Verdict::NotMeasured,
-            evidence: vec!["peak `compute` rps: native_local not measured".to_owned()],
-        };
-    };
-    let judged = shares(s, "compute", &[DOCKER, EMBEDDED], native);
-    let reported = shares(s, "compute", &CLI, native);
-    let mut evidence = vec![format!(
-        "peak `compute` rps: native_local {} (@{c}); {}{}",
-        format::rps(native),
-        if judged.is_empty() {
-            "no non-CLI variant measured".to_owned()
-        } else {
-            share_text(&judged)
-        },
-        unmeasured(s, "compute", &[DOCKER, EMBEDDED])
-    )];
-    if !reported.is_empty() {
-        evidence.push(format!(
-            "CLI variants (not judged): {}",
-            share_text(&reported)
-        ));
+    let n = native();
+    let mut parts = Vec::new();
+    let mut evidence = Vec::new();
+    let judged: Vec<&str> = role_names(Role::Container)
+        .into_iter()
+        .chain(role_names(Role::InProcess))
+        .collect();
+    for workload in ["compute", "compute_wasm"] {
+        for v in &judged {
+            if let Some(r) = relative(s, v, n, workload) {
+                parts.push(r.estimate.at_least(H5_PARITY));
+                evidence.push(format!(
+                    "`{workload}` throughput {v} / {n} = {} ({})",
+                    r.estimate.text(format::pct),
+                    r.basis
+                ));
+            }
+        }
+        for cli in role_names(Role::ProcessPerRequest) {
+            if let Some(r) = relative(s, cli, n, workload) {
+                evidence.push(format!(
+                    "not judged: `{workload}` throughput {cli} / {n} = {} ({})",
+                    r.estimate.text(format::pct),
+                    r.basis
+                ));
+            }
+        }
     }
-    let verdict = if judged.is_empty() {
-        Verdict::NotMeasured
-    } else {
-        Verdict::of(judged.iter().all(|(_, _, share)| *share >= H5_PARITY))
-    };
-    Judgement { verdict, evidence }
+    Judgement {
+        verdict: Verdict::all(parts),
+        evidence,
+    }
 }
 
 #[cfg(test)]
@@ -390,16 +516,60 @@ mod tests {
         assert!(rule("H3").contains(&format!("{:.0} ms", H3_MAX_EXTRA_US / 1000.0)));
         assert!(rule("H4").contains(&format!("{:.0}%", H4_CEILING * 100.0)));
         assert!(rule("H5").contains(&format!("{:.0}%", H5_PARITY * 100.0)));
-        for name in CLI.iter().chain([&NATIVE, &DOCKER, &EMBEDDED]) {
-            assert!(crate::variants::find(name).is_ok(), "{name} is a variant");
+        // The variants the rules name are the ones the roles give.
+        assert!(rule("H1").contains(native()));
+        for name in role_names(Role::ProcessPerRequest) {
+            assert!(rule("H4").contains(name), "{name}");
+        }
+        for name in role_names(Role::Container)
+            .into_iter()
+            .chain(role_names(Role::InProcess))
+        {
+            assert!(rule("H5").contains(name), "{name}");
         }
     }
 
     #[test]
-    fn three_valued_and() {
+    fn verdicts_combine() {
         use Verdict::*;
         assert_eq!(Holds.and(Holds), Holds);
         assert_eq!(Holds.and(NotMeasured), NotMeasured);
-        assert_eq!(NotMeasured.and(DoesNotHold), DoesNotHold);
+        assert_eq!(Inconclusive.and(NotMeasured), Inconclusive);
+        assert_eq!(NotMeasured.and(Fails), Fails);
+        assert_eq!(Verdict::all([]), NotMeasured);
+    }
+
+    #[test]
+    fn an_interval_across_the_threshold_is_inconclusive() {
+        let e = |lo, hi| Estimate {
+            point: (lo + hi) / 2.0,
+            interval: Some(Interval {
+                ratio: (lo + hi) / 2.0,
+                lo,
+                hi,
+            }),
+        };
+        assert_eq!(e(0.95, 1.2).at_least(0.9), Verdict::Holds);
+        assert_eq!(e(0.5, 0.8).at_least(0.9), Verdict::Fails);
+        assert_eq!(e(0.85, 1.2).at_least(0.9), Verdict::Inconclusive);
+        assert_eq!(e(0.01, 0.05).at_most(0.1), Verdict::Holds);
+        assert_eq!(e(0.05, 0.2).at_most(0.1), Verdict::Inconclusive);
+        // Three repeats a side, clearly apart: the interval decides.
+        let r = Estimate::ratio(&[100.0, 102.0, 98.0], &[50.0, 51.0, 49.0]).unwrap();
+        assert!((r.point - 0.5).abs() < 0.01);
+        assert_eq!(r.at_most(0.6), Verdict::Holds);
+        // Noisy: a similar point, an interval past the threshold.
+        let r = Estimate::ratio(&[100.0, 60.0, 140.0], &[30.0, 60.0, 80.0]).unwrap();
+        assert_eq!(r.at_most(0.6), Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn a_difference_has_its_own_interval() {
+        let d = difference(&[100.0, 110.0, 90.0], &[300.0, 310.0, 290.0]);
+        assert!((d.point - 200.0).abs() < 1e-9);
+        let i = d.interval.unwrap();
+        assert!(i.lo < 200.0 && i.hi > 200.0 && i.hi < 1000.0, "{i:?}");
+        assert_eq!(d.at_most(1000.0), Verdict::Holds);
+        assert!(difference(&[1.0], &[2.0]).interval.is_none());
     }
 }

@@ -10,6 +10,7 @@ pub mod html;
 pub mod hypotheses;
 pub mod instructions;
 pub mod markdown;
+pub mod micro;
 pub mod plots;
 pub mod soak;
 pub mod summary;
@@ -63,6 +64,7 @@ pub fn render(root: &Path, s: &summary::Summary) -> Result<()> {
     let verdicts = hypotheses::judge_all(s);
     let mut doc = content::build(&manifest, s, &verdicts, &plots);
     instructions::add_section(&mut doc, root)?;
+    micro::add_section(&mut doc, root, s)?;
     results::write_atomic(&root.join("report.md"), markdown::render(&doc).as_bytes())?;
     results::write_atomic(
         &root.join("index.html"),

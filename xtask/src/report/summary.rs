@@ -2,7 +2,17 @@
 //! `summary/warm_latency.csv`, `aggregated/throughput.csv` (and the
 //! hyperfine and open-loop tables when those ran). Rows are sorted the same
 //! way every time, so the same raw data gives byte-identical files.
+//!
+//! Raw data of a cell the manifest marks as failed or interrupted is left
+//! out: such a cell is listed as failed in the report, never averaged.
+//!
+//! Each throughput cell says what bound it: `gateway` when the gateway (its
+//! process tree, or its container and Docker's relay) used at least 90% of
+//! its core over the window, `client` when the load generator's thread did
+//! and the gateway did not, `neither` otherwise; and whether it was steady
+//! (Little's law: rps x mean latency / connections within [0.9, 1.1]).
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -35,10 +45,59 @@ pub struct WarmRow {
     pub mean_us: f64,
 }
 
+/// What limited a throughput cell.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Bound {
+    /// The gateway used at least [`BUSY_PCT`] of its core: the cell measured it.
+    Gateway,
+    /// The load generator's thread did and the gateway did not: the cell
+    /// measured the client, so its rps says little about the gateway.
+    Client,
+    /// Neither was busy (waiting on something else, or too little load).
+    Neither,
+}
+
+/// "Busy" for [`Bound`]: percent of one core over the window.
+pub const BUSY_PCT: f64 = 90.0;
+/// Little's ratio outside this range: latencies were not steady-state.
+pub const LITTLE_RANGE: (f64, f64) = (0.9, 1.1);
+
+impl Bound {
+    pub fn of(gateway_cpu_pct: f64, loadgen_cpu_pct: f64) -> Bound {
+        if gateway_cpu_pct >= BUSY_PCT {
+            Bound::Gateway
+        } else if loadgen_cpu_pct >= BUSY_PCT {
+            Bound::Client
+        } else {
+            Bound::Neither
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bound::Gateway => "gateway",
+            Bound::Client => "client",
+            Bound::Neither => "neither",
+        }
+    }
+}
+
+/// `close` (one request per connection) or `keep-alive`.
+pub fn mode_name(keep_alive: bool) -> &'static str {
+    if keep_alive {
+        "keep-alive"
+    } else {
+        "close"
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ThroughputRow {
     pub variant: String,
     pub workload: String,
+    /// `close` or `keep-alive`.
+    pub mode: String,
     pub connections: usize,
     pub repeat: usize,
     pub duration_s: f64,
@@ -50,8 +109,27 @@ pub struct ThroughputRow {
     pub errors: u64,
     pub rss_peak_kb: u64,
     pub rss_mean_kb: f64,
-    pub cpu_pct_mean: f64,
+    /// The gateway's CPU over the window, percent of one core (Docker: the
+    /// container and its relay).
+    pub gateway_cpu_pct: f64,
     pub cpu_ms_per_1k: f64,
+    /// The load generator's thread over the window, percent of one core.
+    pub loadgen_cpu_pct: f64,
+    pub bound: Bound,
+    /// rps x mean latency / connections; about 1 when steady.
+    pub little_ratio: f64,
+    /// The warm-up reached a steady load and Little's ratio is in range.
+    pub steady: bool,
+    /// Docker's relay (docker-proxy), part of `gateway_cpu_pct`; empty
+    /// where there is none.
+    pub relay_cpu_pct: Option<f64>,
+    pub relay_rss_peak_kb: Option<u64>,
+}
+
+impl ThroughputRow {
+    pub fn keep_alive(&self) -> bool {
+        self.mode == "keep-alive"
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -69,6 +147,12 @@ pub struct OpenLoopRow {
     pub p99_us: u64,
     pub errors: u64,
     pub unsent_at_end: u64,
+    /// Requests recorded without an answer (timed out, or in flight or
+    /// unsent at the deadline), as wrk2 records them.
+    pub censored: u64,
+    pub gateway_cpu_pct: f64,
+    pub loadgen_cpu_pct: f64,
+    pub bound: Bound,
 }
 
 pub const COLD_HEADER: &[&str] = &[
@@ -80,6 +164,7 @@ pub const WARM_HEADER: &[&str] = &[
 pub const THROUGHPUT_HEADER: &[&str] = &[
     "variant",
     "workload",
+    "mode",
     "connections",
     "repeat",
     "duration_s",
@@ -91,8 +176,14 @@ pub const THROUGHPUT_HEADER: &[&str] = &[
     "errors",
     "rss_peak_kb",
     "rss_mean_kb",
-    "cpu_pct_mean",
+    "gateway_cpu_pct",
     "cpu_ms_per_1k",
+    "loadgen_cpu_pct",
+    "bound",
+    "little_ratio",
+    "steady",
+    "relay_cpu_pct",
+    "relay_rss_peak_kb",
 ];
 pub const OPEN_LOOP_HEADER: &[&str] = &[
     "variant",
@@ -108,11 +199,56 @@ pub const OPEN_LOOP_HEADER: &[&str] = &[
     "p99_us",
     "errors",
     "unsent_at_end",
+    "censored",
+    "gateway_cpu_pct",
+    "loadgen_cpu_pct",
+    "bound",
 ];
+
+/// Raw data the manifest says did not finish: failed or interrupted cells.
+#[derive(Debug, Default)]
+struct Unfinished {
+    /// Raw files (relative to the run folder) of throughput and warm cells.
+    files: HashSet<String>,
+    /// Cold-start (variant, repeat) series: one raw file holds every repeat.
+    cold: HashSet<(String, usize)>,
+}
+
+impl Unfinished {
+    fn of(run: &Path) -> Unfinished {
+        let mut out = Unfinished::default();
+        // A run folder without a manifest (a hand-made one) has nothing to exclude.
+        let Ok(manifest) = crate::manifest::Manifest::read(run) else {
+            return out;
+        };
+        for cell in manifest.cells.iter().filter(|c| c.status != "ok") {
+            if cell.suite == "cold" {
+                if let Some(repeat) = cell.repeat {
+                    out.cold.insert((cell.variant.clone(), repeat));
+                }
+            }
+            if let Some(raw) = &cell.raw {
+                out.files.insert(raw.clone());
+            }
+        }
+        out
+    }
+
+    fn file(&self, run: &Path, path: &Path) -> bool {
+        path.strip_prefix(run)
+            .ok()
+            .and_then(|p| p.to_str())
+            .is_some_and(|p| self.files.contains(p))
+    }
+}
 
 /// Everything summarized from one run's `raw/`.
 #[derive(Debug, Default)]
 pub struct Summary {
+    /// Cold-start p50 of each repeat, per variant (for intervals).
+    pub cold_by_repeat: std::collections::BTreeMap<String, Vec<f64>>,
+    /// Warm p50 of each repeat, per (variant, workload, client).
+    pub warm_by_repeat: std::collections::BTreeMap<(String, String, String), Vec<f64>>,
     pub cold: Vec<ColdRow>,
     pub cold_hyperfine: Vec<ColdRow>,
     pub warm: Vec<WarmRow>,
@@ -157,6 +293,19 @@ fn files(dir: &Path, suffix: &str) -> Result<Vec<std::path::PathBuf>> {
     Ok(out)
 }
 
+/// The median of each repeat's values, in repeat order.
+fn by_repeat(values: impl Iterator<Item = (usize, f64)>) -> Vec<f64> {
+    let mut groups: std::collections::BTreeMap<usize, Vec<f64>> = Default::default();
+    for (repeat, v) in values {
+        groups.entry(repeat).or_default().push(v);
+    }
+    groups.values().map(|v| stats::median(v)).collect()
+}
+
+fn us(x: f64) -> u64 {
+    x.round().max(0.0) as u64
+}
+
 fn cold_row(variant: &str, ms: &[f64]) -> ColdRow {
     ColdRow {
         variant: variant.to_owned(),
@@ -173,12 +322,18 @@ fn cold_row(variant: &str, ms: &[f64]) -> ColdRow {
 pub fn compute(run: &Path) -> Result<Summary> {
     let mut summary = Summary::default();
     let raw = run.join("raw");
+    let unfinished = Unfinished::of(run);
 
     for path in files(&raw.join("cold"), ".csv")? {
-        let rows: Vec<ColdSample> = results::read_csv(&path)?;
+        let mut rows: Vec<ColdSample> = results::read_csv(&path)?;
+        rows.retain(|r| !unfinished.cold.contains(&(r.variant.clone(), r.repeat)));
         if let Some(first) = rows.first() {
             let ms: Vec<f64> = rows.iter().map(|r| r.ms).collect();
             summary.cold.push(cold_row(&first.variant, &ms));
+            summary.cold_by_repeat.insert(
+                first.variant.clone(),
+                by_repeat(rows.iter().map(|r| (r.repeat, r.ms))),
+            );
         }
     }
     summary.cold.sort_by_key(|r| variant_rank(&r.variant));
@@ -209,6 +364,9 @@ pub fn compute(run: &Path) -> Result<Summary> {
         .sort_by_key(|r| variant_rank(&r.variant));
 
     for path in files(&raw.join("warm"), ".csv")? {
+        if unfinished.file(run, &path) {
+            continue;
+        }
         let stem = path
             .file_stem()
             .and_then(|n| n.to_str())
@@ -221,17 +379,20 @@ pub fn compute(run: &Path) -> Result<Summary> {
         if rows.is_empty() {
             continue;
         }
-        let us: Vec<f64> = rows.iter().map(|r| r.latency_us).collect();
-        let hist = stats::histogram_us(us.iter().map(|&x| x.round() as u64));
+        let lat: Vec<f64> = rows.iter().map(|r| r.latency_us).collect();
+        summary.warm_by_repeat.insert(
+            (variant.to_owned(), workload.to_owned(), client.to_owned()),
+            by_repeat(rows.iter().map(|r| (r.repeat, r.latency_us))),
+        );
         summary.warm.push(WarmRow {
             variant: variant.to_owned(),
             workload: workload.to_owned(),
             client: client.to_owned(),
-            n: us.len(),
-            p50_us: hist.value_at_quantile(0.50),
-            p90_us: hist.value_at_quantile(0.90),
-            p99_us: hist.value_at_quantile(0.99),
-            mean_us: r3(stats::mean(&us)),
+            n: lat.len(),
+            p50_us: us(stats::percentile(&lat, 50.0)),
+            p90_us: us(stats::percentile(&lat, 90.0)),
+            p99_us: us(stats::percentile(&lat, 99.0)),
+            mean_us: r3(stats::mean(&lat)),
         });
     }
     summary.warm.sort_by(|a, b| {
@@ -248,6 +409,9 @@ pub fn compute(run: &Path) -> Result<Summary> {
     });
 
     for path in files(&raw.join("throughput"), ".json")? {
+        if unfinished.file(run, &path) {
+            continue;
+        }
         let text = std::fs::read_to_string(&path)?;
         let cell: ThroughputRaw =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
@@ -261,13 +425,19 @@ pub fn compute(run: &Path) -> Result<Summary> {
         };
         let errors = l.errors.total() + l.non_2xx;
         let lat = load::LatencySummary::of(&l.histogram);
+        let usage = sample::window_usage(&cell.samples, &cell.window);
+        let gateway_cpu_pct = usage.map_or(0.0, |u| u.cpu_pct_mean);
+        let loadgen_cpu_pct = l.loadgen_cpu_pct();
+        let bound = Bound::of(gateway_cpu_pct, loadgen_cpu_pct);
         match l.mode {
             load::Mode::Closed => {
-                let usage = sample::summarize(&cell.samples);
                 let cpu_ms = usage.map_or(0.0, |u| u.cpu_ms);
+                let little_ratio = l.little_ratio().unwrap_or(0.0);
+                let wall_ms = duration_s * 1e3;
                 summary.throughput.push(ThroughputRow {
                     variant: cell.variant.clone(),
                     workload: cell.workload.clone(),
+                    mode: mode_name(l.keep_alive).to_owned(),
                     connections: l.connections,
                     repeat: cell.repeat,
                     duration_s: r3(duration_s),
@@ -279,12 +449,21 @@ pub fn compute(run: &Path) -> Result<Summary> {
                     errors,
                     rss_peak_kb: usage.map_or(0, |u| u.rss_peak_kb),
                     rss_mean_kb: r3(usage.map_or(0.0, |u| u.rss_mean_kb)),
-                    cpu_pct_mean: r3(usage.map_or(0.0, |u| u.cpu_pct_mean)),
+                    gateway_cpu_pct: r3(gateway_cpu_pct),
                     cpu_ms_per_1k: if requests > 0 {
                         r3(cpu_ms * 1000.0 / requests as f64)
                     } else {
                         0.0
                     },
+                    loadgen_cpu_pct: r3(loadgen_cpu_pct),
+                    bound,
+                    little_ratio: r3(little_ratio),
+                    steady: l.steady && (LITTLE_RANGE.0..=LITTLE_RANGE.1).contains(&little_ratio),
+                    relay_cpu_pct: usage
+                        .and_then(|u| u.relay_cpu_ms)
+                        .filter(|_| wall_ms > 0.0)
+                        .map(|ms| r3(ms / wall_ms * 100.0)),
+                    relay_rss_peak_kb: usage.and_then(|u| u.relay_rss_peak_kb),
                 });
             }
             load::Mode::Open { rate } => summary.open_loop.push(OpenLoopRow {
@@ -301,6 +480,10 @@ pub fn compute(run: &Path) -> Result<Summary> {
                 p99_us: lat.p99_us,
                 errors,
                 unsent_at_end: l.unsent_at_end,
+                censored: l.censored,
+                gateway_cpu_pct: r3(gateway_cpu_pct),
+                loadgen_cpu_pct: r3(loadgen_cpu_pct),
+                bound,
             }),
         }
     }
@@ -308,12 +491,14 @@ pub fn compute(run: &Path) -> Result<Summary> {
         (
             variant_rank(&a.variant),
             workload_rank(&a.workload),
+            a.keep_alive(),
             a.connections,
             a.repeat,
         )
             .cmp(&(
                 variant_rank(&b.variant),
                 workload_rank(&b.workload),
+                b.keep_alive(),
                 b.connections,
                 b.repeat,
             ))

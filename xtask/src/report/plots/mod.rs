@@ -45,21 +45,12 @@ fn register_font() {
     });
 }
 
-/// The colour of a variant in every chart: Okabe and Ito's colour-blind-safe
-/// palette, indexed by the variant's row in the variant table.
+/// The colour of a variant in every chart: its row's in the variant table
+/// (colour-blind-safe, one per variant); grey for a name not in the table.
 pub fn color(variant: &str) -> RGBColor {
-    const PALETTE: [RGBColor; 7] = [
-        RGBColor(0, 114, 178),   // blue
-        RGBColor(230, 159, 0),   // orange
-        RGBColor(0, 158, 115),   // bluish green
-        RGBColor(213, 94, 0),    // vermillion
-        RGBColor(204, 121, 167), // reddish purple
-        RGBColor(86, 180, 233),  // sky blue
-        RGBColor(120, 120, 120), // grey
-    ];
-    match variants::VARIANTS.iter().position(|v| v.name == variant) {
-        Some(i) => PALETTE[i % (PALETTE.len() - 1)],
-        None => PALETTE[PALETTE.len() - 1],
+    match variants::find(variant) {
+        Ok(v) => RGBColor(v.colour.0, v.colour.1, v.colour.2),
+        Err(_) => RGBColor(120, 120, 120),
     }
 }
 

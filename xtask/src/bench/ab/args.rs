@@ -1,0 +1,84 @@
+//! The command lines of `bench compare` and `bench aa`.
+
+use std::path::PathBuf;
+
+use crate::compare;
+
+/// The variants an A/B measures by default: the three whose code differs
+/// (the server core, the embedded Wasmtime transform, a runtime per request).
+/// `native_docker` adds an image build per revision; ask for it by name.
+pub const DEFAULT_VARIANTS: &str = "native_local,wasm_host_wasmtime_embedded,wasm_host_wasmtime";
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// The base revision (anything `git rev-parse` takes: a sha, a branch).
+    #[arg(long)]
+    pub base: String,
+    /// The head revision.
+    #[arg(long, default_value = "HEAD")]
+    pub head: String,
+    #[command(flatten)]
+    pub ab: AbArgs,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct AaArgs {
+    /// Do not build: run the target folder's binaries as they are.
+    #[arg(long)]
+    pub no_build: bool,
+    #[command(flatten)]
+    pub ab: AbArgs,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct AbArgs {
+    /// Profile of each round (ci: sized for a pull request on 2 cores).
+    #[arg(long, default_value = "ci")]
+    pub profile: String,
+    /// Variants, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_VARIANTS)]
+    pub variants: Vec<String>,
+    /// Workloads, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "hello,compute")]
+    pub workloads: Vec<String>,
+    /// Throughput connection levels (default: the profile's).
+    #[arg(long, value_delimiter = ',')]
+    pub connections: Vec<usize>,
+    /// Seconds per throughput cell (default: the profile's).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Rounds (repeats per arm; default: the profile's repeats, at least 3;
+    /// 2 for --suite instructions).
+    #[arg(long)]
+    pub rounds: Option<usize>,
+    /// Suites of each round: all (cold, warm and throughput), cold, warm,
+    /// throughput, or instructions (callgrind counts, judged against
+    /// --instructions-threshold).
+    #[arg(long, default_value = "all")]
+    pub suite: String,
+    /// Environment for both arms' gateways, KEY=VALUE, repeatable.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = crate::bench::parse_env)]
+    pub env: Vec<(String, String)>,
+    /// Environment for the head arm only, e.g. the calibration knob
+    /// GATEWAY_CALIBRATION_DELAY_US=200 (a known slowdown to detect).
+    #[arg(long = "head-env", value_name = "KEY=VALUE", value_parser = crate::bench::parse_env)]
+    pub head_env: Vec<(String, String)>,
+    /// Output folder (default: results/runs/ab-<UTC timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Cargo target folder of the builds (default: the usual one, where
+    /// Wasmtime is already compiled; its release/ then holds the last build).
+    #[arg(long)]
+    pub target_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub compare: compare::Options,
+    /// Do not pin the gateway to CPU 0 and the load generator to CPU 1.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Seed of the variant order; round k uses seed + k in both arms.
+    #[arg(long, default_value_t = 20_260_101)]
+    pub seed: u64,
+    /// Do not render plots and the report of each arm.
+    #[arg(long)]
+    pub no_report: bool,
+}

@@ -1,0 +1,166 @@
+//! Building one revision into the shared target folder and copying its
+//! gateways, upstream and module (and its image, with `native_docker`) into
+//! the arm's own folder.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use super::Arm;
+use crate::{docker, paths};
+
+fn cargo(dir: &Path, target: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Result<()> {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    cmd.current_dir(dir)
+        .env("CARGO_TARGET_DIR", target)
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let status = cmd
+        .status()
+        .with_context(|| format!("running cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!(
+            "cargo {} in {} failed ({status})",
+            args.join(" "),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Build one tree's gateways, upstream and module into `target`, copy them
+/// into the arm's folder, and build its image when asked.
+pub(super) fn build_tree(dir: &Path, target: &Path, arm: &Arm, with_docker: bool) -> Result<()> {
+    cargo(
+        dir,
+        target,
+        &[
+            "build",
+            "--release",
+            "-p",
+            "gateway-native",
+            "-p",
+            "gateway-host",
+            "-p",
+            "upstream-echo",
+        ],
+        &[],
+    )?;
+    cargo(
+        dir,
+        target,
+        &[
+            "build",
+            "--release",
+            "-p",
+            "gateway-wasm",
+            "--target",
+            paths::WASM_TARGET,
+        ],
+        &[],
+    )?;
+    copy_bins(target, &arm.bin)?;
+    if let (true, Some(tag)) = (with_docker, &arm.image) {
+        if docker::engine_version().is_err() {
+            eprintln!("no Docker engine: native_docker will be skipped");
+            return Ok(());
+        }
+        cargo(
+            dir,
+            target,
+            &[
+                "build",
+                "--release",
+                "--target",
+                paths::STATIC_TARGET,
+                "-p",
+                "gateway-native",
+            ],
+            &[(
+                "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
+                "-C target-feature=+crt-static",
+            )],
+        )?;
+        let context = arm.bin.join("docker-context");
+        std::fs::create_dir_all(&context)?;
+        copy(
+            &target
+                .join(paths::STATIC_TARGET)
+                .join("release/gateway-native"),
+            &context.join("gateway-native"),
+        )?;
+        docker::build_image(tag, &dir.join("gateway-native/Dockerfile"), &context)?;
+    }
+    Ok(())
+}
+
+const BINS: &[&str] = &["gateway-native", "gateway-host", "upstream-echo"];
+
+/// Copy what is built; a missing piece is left out (the variants that need
+/// it then say "not built" and are skipped).
+pub(super) fn copy_bins(target: &Path, dest: &Path) -> Result<()> {
+    std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let module = target
+        .join(paths::WASM_TARGET)
+        .join("release/gateway-wasm.wasm");
+    let mut pieces: Vec<(PathBuf, &str)> = BINS
+        .iter()
+        .map(|name| (target.join("release").join(name), *name))
+        .collect();
+    pieces.push((module, "gateway-wasm.wasm"));
+    for (from, name) in pieces {
+        if from.exists() {
+            copy(&from, &dest.join(name))?;
+        } else {
+            eprintln!("{} is not built: left out", from.display());
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn copy(from: &Path, to: &Path) -> Result<()> {
+    std::fs::copy(from, to)
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    Ok(())
+}
+
+pub(super) fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &dest)?;
+        } else {
+            copy(&entry.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn tag_image(from: &str, to: &str) -> Result<()> {
+    let status = Command::new("docker")
+        .args(["tag", from, to])
+        .status()
+        .context("running docker tag")?;
+    if !status.success() {
+        bail!("docker tag {from} {to} failed");
+    }
+    Ok(())
+}
+
+pub(super) fn remove_images(arms: &[Arm]) {
+    let mut tags: Vec<&str> = arms.iter().filter_map(|a| a.image.as_deref()).collect();
+    tags.dedup();
+    for tag in tags {
+        let _ = Command::new("docker")
+            .args(["rmi", "--no-prune", tag])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
