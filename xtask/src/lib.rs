@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod fuzz;
 pub mod load;
 pub mod manifest;
+pub mod merge;
 pub mod paths;
 pub mod probe;
 pub mod process;

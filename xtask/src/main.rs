@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use xtask::{bench, build, ci, compare, doctor, fuzz, report, run, test};
+use xtask::{bench, build, ci, compare, doctor, fuzz, merge, report, run, test};
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +41,9 @@ enum Command {
     /// Mutation-fuzz every runnable variant's HTTP front; exit 1 on a crash,
     /// hang or unexpected 5xx.
     Fuzz(fuzz::FuzzArgs),
+    /// Merge run folders measured on separate machines (e.g. a CI matrix)
+    /// into one run folder, and rebuild its summaries and report.
+    Merge(merge::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => return compare::run(&args),
         Command::Ci(args) => ci::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
+        Command::Merge(args) => merge::run(&args),
     };
     exit(done.map(|()| ExitCode::SUCCESS))
 }

@@ -65,6 +65,7 @@ pub fn render(root: &Path, s: &summary::Summary) -> Result<()> {
     let mut doc = content::build(&manifest, s, &verdicts, &plots);
     instructions::add_section(&mut doc, root)?;
     micro::add_section(&mut doc, root, s)?;
+    crate::merge::parts::add_to_report(&mut doc, root)?;
     results::write_atomic(&root.join("report.md"), markdown::render(&doc).as_bytes())?;
     results::write_atomic(
         &root.join("index.html"),
