@@ -93,31 +93,46 @@ fn build_transform(args: &Args) -> anyhow::Result<Box<dyn Transform>> {
         Runtime::WasmtimePooled => Some(pooled::engine()?),
         _ => None,
     };
-    let study = load(args, pooled_engine.as_ref(), &args.module)?;
-    let work = match &args.work_module {
-        Some(path) => Some(load(args, pooled_engine.as_ref(), path)?),
-        None => None,
+    let spec = LoadSpec {
+        runtime: args.runtime,
+        runtime_bin: args.runtime_bin.clone(),
+        limits: Limits::from_flags(args.wasm_timeout_ms, args.wasm_max_memory_mb),
+        pooled_engine,
     };
-    Ok(Box::new(WithWork::new(study, work)))
+    let study = load(&spec, &args.module)?;
+    let Some(path) = args.work_module.clone() else {
+        return Ok(Box::new(WithWork::new(study, None)));
+    };
+    // Loaded on the first work request (see `work`); a missing file is
+    // still reported now.
+    check_module_file(&path)?;
+    Ok(Box::new(WithWork::lazy(
+        study,
+        Box::new(move || load(&spec, &path)),
+    )))
 }
 
-fn load(
-    args: &Args,
-    pooled_engine: Option<&wasmtime::Engine>,
-    module: &Path,
-) -> anyhow::Result<Box<dyn Transform>> {
-    let limits = Limits::from_flags(args.wasm_timeout_ms, args.wasm_max_memory_mb);
-    if let Some(engine) = pooled_engine {
+/// What loading a module with `--runtime` needs.
+struct LoadSpec {
+    runtime: Runtime,
+    runtime_bin: Option<PathBuf>,
+    limits: Limits,
+    pooled_engine: Option<wasmtime::Engine>,
+}
+
+fn load(spec: &LoadSpec, module: &Path) -> anyhow::Result<Box<dyn Transform>> {
+    let limits = spec.limits;
+    if let Some(engine) = &spec.pooled_engine {
         return Ok(Box::new(PooledTransform::from_file(
             engine, module, limits,
         )?));
     }
-    let Some(cli) = args.runtime.cli() else {
+    let Some(cli) = spec.runtime.cli() else {
         let transform = EmbeddedTransform::from_file(module, limits)?;
         return Ok(Box::new(transform));
     };
     check_module_file(module)?;
-    let bin = cli.resolve_bin(args.runtime_bin.as_deref());
+    let bin = cli.resolve_bin(spec.runtime_bin.as_deref());
     if !bin.found {
         // Not fatal: the gateway serves, and every Wasm request says why it fails.
         eprintln!(

@@ -41,9 +41,14 @@ const KEEP_RESIDENT: usize = 2 << 20;
 /// the pool's slot size, so it does not change what a `.cwasm` must match.
 pub fn config() -> Config {
     let mut pool = PoolingAllocationConfig::new();
+    // Every pool is sized up front (its defaults are 1000 slots: 1000 guard
+    // pages to mprotect at start-up for the stacks alone).
     pool.total_core_instances(POOL_SLOTS)
+        .total_component_instances(POOL_SLOTS)
         .total_memories(POOL_SLOTS)
         .total_tables(POOL_SLOTS)
+        .total_stacks(POOL_SLOTS)
+        .total_gc_heaps(POOL_SLOTS)
         // A slot is normally reset with madvise, so the next request takes a
         // page fault on every page it touches (most of a hello's cost).
         // With PAGEMAP_SCAN (Linux 6.7+; `Auto` falls back without it) only

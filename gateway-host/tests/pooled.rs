@@ -162,3 +162,39 @@ fn the_work_module_does_the_work() {
         Err(TransformError::Runtime(_))
     ));
 }
+
+/// The work module is loaded on the first work request (so cold starts
+/// measure the study's module alone), once; a failed load is a 500's error
+/// on every work request, and the study's module keeps serving.
+#[test]
+fn the_work_module_loads_on_first_use_and_once() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let calls = Rc::new(Cell::new(0));
+    let counted = Rc::clone(&calls);
+    let mut t = WithWork::lazy(
+        Box::new(transform()),
+        Box::new(move || {
+            counted.set(counted.get() + 1);
+            anyhow::bail!("no such module")
+        }),
+    );
+    assert_eq!(calls.get(), 0);
+    for _ in 0..3 {
+        match t.work(&Job::Chain { iters: 1 }) {
+            Err(TransformError::Runtime(msg)) => assert!(msg.contains("no such module"), "{msg}"),
+            other => panic!("expected the load error, got {other:?}"),
+        }
+    }
+    assert_eq!(calls.get(), 1);
+    assert_eq!(t.apply(b"hello").unwrap(), b"wasm:hello");
+
+    let mut t = WithWork::lazy(
+        Box::new(transform()),
+        Box::new(|| Ok(Box::new(transform()) as Box<dyn Transform>)),
+    );
+    assert_eq!(
+        t.work(&Job::Chain { iters: 3 }).unwrap(),
+        b"wasm:sha256-chain 3"
+    );
+}
