@@ -10,6 +10,7 @@ pub mod ci;
 pub mod compare;
 pub mod docker;
 pub mod doctor;
+pub mod export;
 pub mod fuzz;
 pub mod load;
 pub mod manifest;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use xtask::{bench, build, ci, compare, doctor, fuzz, merge, report, run, test};
+use xtask::{bench, build, ci, compare, doctor, export, fuzz, merge, report, run, test};
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +44,9 @@ enum Command {
     /// Merge run folders measured on separate machines (e.g. a CI matrix)
     /// into one run folder, and rebuild its summaries and report.
     Merge(merge::MergeArgs),
+    /// Write a run's headline figures for Bencher (BMF JSON) or
+    /// github-action-benchmark (custom bigger/smaller-is-better JSON).
+    Export(export::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Ci(args) => ci::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
         Command::Merge(args) => merge::run(&args),
+        Command::Export(args) => export::run(&args),
     };
     exit(done.map(|()| ExitCode::SUCCESS))
 }
