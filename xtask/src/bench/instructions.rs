@@ -12,6 +12,13 @@
 //! Docker variants are skipped: the gateway runs inside a container, out of
 //! a host callgrind's reach.
 //!
+//! Precompiled modules (`.cwasm`, the pooled and AOT variants) are made for
+//! the CPU they were compiled on, and callgrind's emulated CPU has fewer
+//! features (no AVX-512): Wasmtime refuses to load them there. For this suite
+//! they are compiled again from the same `.wasm`, by the same gateway-host
+//! (or wasmtime CLI), under valgrind (`--tool=none`), so the code counted is
+//! what that compiler makes for the CPU callgrind shows it.
+//!
 //! Writes `raw/instructions/<variant>__<workload>__r<repeat>.json` (the
 //! per-request counts) and, through the report, `summary/instructions.csv`.
 //! The last measured request's callgrind profile of the gateway thread is
@@ -257,8 +264,9 @@ fn start(
     valgrind: &tools::Found,
 ) -> Result<(Proc, SocketAddr, Vec<String>)> {
     let (program, runtime_args) = variant.program().map_err(anyhow::Error::msg)?;
+    let runtime_args = recompile_cwasm(s, &program, runtime_args, valgrind)?;
     let opts = s.start_opts(variant);
-    let options = callgrind::valgrind_args(work);
+    let mut options = callgrind::valgrind_args(work);
     let mut cmd = process::command(&valgrind.path, opts.log.as_deref())?;
     cmd.args(&options)
         .arg(&program)
@@ -269,11 +277,78 @@ fn start(
         .arg(opts.upstream.to_string())
         .env("WASM_TIMEOUT_MS", WASM_TIMEOUT_MS)
         .envs(opts.env.iter().map(|(k, v)| (k, v)));
+    if runtime_args.iter().any(|a| a.ends_with(".cwasm")) {
+        // Recorded with the options (not passed to valgrind).
+        options.push("(.cwasm recompiled under valgrind --tool=none)".to_owned());
+    }
     let mut proc = Proc::spawn(variant.name, cmd, opts.cpu)?;
     let addr = proc.wait_listening(START_TIMEOUT)?;
     probe::wait_ok(addr, "/health", Duration::from_millis(5), START_TIMEOUT)
         .with_context(|| format!("{} did not become healthy under callgrind", variant.name))?;
     Ok((proc, addr, options))
+}
+
+/// The variant's arguments with every `.cwasm` replaced by one compiled under
+/// valgrind from the `.wasm` beside it (see the module's note), kept in
+/// `meta/callgrind/cwasm/` for the run's other repeats.
+fn recompile_cwasm(
+    s: &Session,
+    program: &Path,
+    args: Vec<String>,
+    valgrind: &tools::Found,
+) -> Result<Vec<String>> {
+    let cli = args
+        .iter()
+        .position(|a| a == "--runtime-bin")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let dir = s.path("meta/callgrind/cwasm");
+    let mut out = Vec::with_capacity(args.len());
+    for arg in args {
+        let (stem, pooled) = if let Some(stem) = arg.strip_suffix(".pooled.cwasm") {
+            (stem, true)
+        } else if let Some(stem) = arg.strip_suffix(".cli.cwasm") {
+            (stem, false)
+        } else {
+            out.push(arg);
+            continue;
+        };
+        let wasm = PathBuf::from(format!("{stem}.wasm"));
+        let name = Path::new(&arg)
+            .file_name()
+            .context("a .cwasm argument without a file name")?;
+        let dest = dir.join(name);
+        if !dest.exists() {
+            std::fs::create_dir_all(&dir)?;
+            let mut cmd = std::process::Command::new(&valgrind.path);
+            cmd.args(["--tool=none", "-q"]);
+            if pooled {
+                cmd.arg(program)
+                    .arg("--module")
+                    .arg(&wasm)
+                    .arg("--precompile-to")
+                    .arg(&dest);
+            } else {
+                let cli = cli
+                    .as_deref()
+                    .context("an AOT variant without --runtime-bin")?;
+                cmd.arg(cli).arg("compile").arg(&wasm).arg("-o").arg(&dest);
+            }
+            let done = cmd
+                .stdin(std::process::Stdio::null())
+                .output()
+                .context("running valgrind to precompile")?;
+            if !done.status.success() {
+                bail!(
+                    "precompiling {} under valgrind failed: {}",
+                    wasm.display(),
+                    String::from_utf8_lossy(&done.stderr).trim()
+                );
+            }
+        }
+        out.push(dest.display().to_string());
+    }
+    Ok(out)
 }
 
 /// Warm-up, checkpoint, the measured requests, checkpoint: the gateway
