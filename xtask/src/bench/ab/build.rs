@@ -1,6 +1,8 @@
 //! Building one revision into the shared target folder and copying its
-//! gateways, upstream and module (and its image, with `native_docker`) into
-//! the arm's own folder.
+//! gateways, upstream and modules (and its image, with `native_docker`) into
+//! the arm's own folder, where the `.cwasm` forms of its modules are made
+//! with its own gateway-host and the wasmtime CLI (as `cargo xtask build`
+//! makes them), so the pooled and AOT variants run that revision's code.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,20 +52,18 @@ pub(super) fn build_tree(dir: &Path, target: &Path, arm: &Arm, with_docker: bool
         ],
         &[],
     )?;
-    cargo(
-        dir,
-        target,
-        &[
-            "build",
-            "--release",
-            "-p",
-            "gateway-wasm",
-            "--target",
-            paths::WASM_TARGET,
-        ],
-        &[],
-    )?;
-    copy_bins(target, &arm.bin)?;
+    // A revision older than the work module has no gateway-work package.
+    let mut wasm = vec!["build", "--release", "-p", "gateway-wasm"];
+    let modules: &[&str] = if dir.join("gateway-work/Cargo.toml").exists() {
+        wasm.extend(["-p", "gateway-work"]);
+        &MODULES
+    } else {
+        &MODULES[..1]
+    };
+    wasm.extend(["--target", paths::WASM_TARGET]);
+    cargo(dir, target, &wasm, &[])?;
+    copy_built(target, &arm.bin, modules)?;
+    precompile(&arm.bin);
     if let (true, Some(tag)) = (with_docker, &arm.image) {
         if docker::engine_version().is_err() {
             eprintln!("no Docker engine: native_docker will be skipped");
@@ -100,18 +100,31 @@ pub(super) fn build_tree(dir: &Path, target: &Path, arm: &Arm, with_docker: bool
 
 const BINS: &[&str] = &["gateway-native", "gateway-host", "upstream-echo"];
 
+/// The Wasm modules, by stem: the study's, and the work module
+/// (`compute_wasm`, `json`).
+const MODULES: [&str; 2] = ["gateway-wasm", "gateway-work"];
+
+/// Copy the target folder's binaries and modules as they are (A/A
+/// `--no-build`), and make the `.cwasm` forms next to them.
+pub(super) fn copy_bins(target: &Path, dest: &Path) -> Result<()> {
+    copy_built(target, dest, &MODULES)?;
+    precompile(dest);
+    Ok(())
+}
+
 /// Copy what is built; a missing piece is left out (the variants that need
 /// it then say "not built" and are skipped).
-pub(super) fn copy_bins(target: &Path, dest: &Path) -> Result<()> {
+fn copy_built(target: &Path, dest: &Path, modules: &[&str]) -> Result<()> {
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
-    let module = target
-        .join(paths::WASM_TARGET)
-        .join("release/gateway-wasm.wasm");
-    let mut pieces: Vec<(PathBuf, &str)> = BINS
+    let mut pieces: Vec<(PathBuf, String)> = BINS
         .iter()
-        .map(|name| (target.join("release").join(name), *name))
+        .map(|name| (target.join("release").join(name), (*name).to_owned()))
         .collect();
-    pieces.push((module, "gateway-wasm.wasm"));
+    for stem in modules {
+        let file = format!("{stem}.wasm");
+        let from = target.join(paths::WASM_TARGET).join("release").join(&file);
+        pieces.push((from, file));
+    }
     for (from, name) in pieces {
         if from.exists() {
             copy(&from, &dest.join(name))?;
@@ -120,6 +133,47 @@ pub(super) fn copy_bins(target: &Path, dest: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `<stem>.pooled.cwasm` by the arm's own gateway-host, `<stem>.cli.cwasm`
+/// by the wasmtime CLI. Best effort: a revision whose gateway-host cannot
+/// precompile (older than the pooled variant) or a missing CLI leaves the
+/// file out, and the variant that needs it is skipped as not built.
+fn precompile(bin: &Path) {
+    let host = bin.join("gateway-host");
+    let cli = crate::tools::wasmtime_cli().ok();
+    for stem in MODULES {
+        let wasm = bin.join(format!("{stem}.wasm"));
+        if !wasm.exists() {
+            continue;
+        }
+        let mut jobs: Vec<(Command, PathBuf)> = Vec::new();
+        let pooled = bin.join(format!("{stem}.pooled.cwasm"));
+        if host.exists() {
+            let mut cmd = Command::new(&host);
+            cmd.arg("--module")
+                .arg(&wasm)
+                .arg("--precompile-to")
+                .arg(&pooled);
+            jobs.push((cmd, pooled));
+        }
+        if let Some(cli) = &cli {
+            let out = bin.join(format!("{stem}.cli.cwasm"));
+            let mut cmd = Command::new(&cli.path);
+            cmd.arg("compile").arg(&wasm).arg("-o").arg(&out);
+            jobs.push((cmd, out));
+        }
+        for (mut cmd, out) in jobs {
+            let ok = cmd
+                .stdin(std::process::Stdio::null())
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !ok {
+                let _ = std::fs::remove_file(&out);
+                eprintln!("{}: could not be made: left out", out.display());
+            }
+        }
+    }
 }
 
 pub(super) fn copy(from: &Path, to: &Path) -> Result<()> {
