@@ -398,10 +398,18 @@ pub fn compare_runs(base: &Run, head: &Run, opts: &Options, title: &str) -> Resu
     // order within each.
     rows.sort_by(|a, b| a.verdict.cmp(&b.verdict).then_with(|| a.key.cmp(&b.key)));
     let count = |v: Verdict| rows.iter().filter(|r| r.verdict == v).count();
+    // Timing rows: the widest interval bound (the noise floor). Counts:
+    // the largest head/base difference itself (judged on the point ratio).
     let widest = |instructions: bool| {
         rows.iter()
             .filter(|r| (r.key.suite == Suite::Instructions) == instructions)
-            .map(|r| r.ci_low_pct.abs().max(r.ci_high_pct.abs()))
+            .map(|r| {
+                if instructions {
+                    r.change_pct.abs()
+                } else {
+                    r.ci_low_pct.abs().max(r.ci_high_pct.abs())
+                }
+            })
             .fold(0.0, f64::max)
     };
     let (regressions, improvements) = (count(Verdict::Regression), count(Verdict::Improvement));
