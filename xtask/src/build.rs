@@ -187,7 +187,13 @@ fn build_images(sh: &Shell) -> Result<String> {
         sh.create_dir(&context)?;
         copy(&paths::static_bin(name), &context.join(name))?;
         let dockerfile = paths::project_root().join(name).join("Dockerfile");
-        docker::build_image(image, &dockerfile, &context)?;
+        let sha = docker::file_sha256(&paths::static_bin(name))?;
+        docker::build_image(
+            image,
+            &dockerfile,
+            &context,
+            &[(docker::BINARY_LABEL, sha.as_str())],
+        )?;
     }
     Ok(format!(
         "{}, {}",

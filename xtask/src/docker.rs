@@ -17,6 +17,55 @@ pub fn gateway_image() -> String {
         .unwrap_or_else(|| GATEWAY_IMAGE.to_owned())
 }
 
+/// Every image we build carries the SHA-256 of the static binary it was
+/// built from under this label, so a run can tell its own build's image from
+/// one another checkout left in the engine under the same tag.
+pub const BINARY_LABEL: &str = "wasm-gateway-bench.binary-sha256";
+
+/// SHA-256 of a file, hex.
+pub fn file_sha256(path: &std::path::Path) -> Result<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+}
+
+/// An image's label value, `None` when the image or the label is absent.
+pub fn image_label(image: &str, label: &str) -> Option<String> {
+    let mut cmd = docker();
+    cmd.args([
+        "image",
+        "inspect",
+        "--format",
+        &format!("{{{{index .Config.Labels \"{label}\"}}}}"),
+        image,
+    ]);
+    run_quiet(cmd)
+        .ok()
+        .filter(|v| !v.is_empty() && v != "<no value>")
+}
+
+/// Is `image` built from the static binary at `binary`? `Err` says why not.
+pub fn image_matches(image: &str, binary: &std::path::Path) -> Result<(), String> {
+    if !image_exists(image) {
+        return Err(format!(
+            "image {image} is not built (run `cargo xtask build`)"
+        ));
+    }
+    let want = file_sha256(binary).map_err(|e| {
+        format!("{e:#}: the image {image} cannot be checked (run `cargo xtask build`)")
+    })?;
+    match image_label(image, BINARY_LABEL) {
+        Some(have) if have == want => Ok(()),
+        Some(_) => Err(format!(
+            "image {image} was built from another binary than {} (run `cargo xtask build`)",
+            binary.display()
+        )),
+        None => Err(format!(
+            "image {image} has no {BINARY_LABEL} label: not built by this checkout's `cargo xtask build`"
+        )),
+    }
+}
+
 /// Every container we start carries this label, with our pid as its value.
 pub const OWNER_LABEL: &str = "wasm-gateway-bench.owner";
 
@@ -61,11 +110,14 @@ pub fn build_image(
     tag: &str,
     dockerfile: &std::path::Path,
     context: &std::path::Path,
+    labels: &[(&str, &str)],
 ) -> Result<()> {
     let mut cmd = docker();
-    cmd.args(["build", "--pull=false", "--quiet", "-t", tag, "-f"])
-        .arg(dockerfile)
-        .arg(context);
+    cmd.args(["build", "--pull=false", "--quiet", "-t", tag]);
+    for (k, v) in labels {
+        cmd.arg("--label").arg(format!("{k}={v}"));
+    }
+    cmd.arg("-f").arg(dockerfile).arg(context);
     run_quiet(cmd).with_context(|| format!("docker build {tag}"))?;
     Ok(())
 }

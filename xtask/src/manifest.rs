@@ -48,6 +48,11 @@ pub struct Versions {
     #[serde(default)]
     pub wasmedge_mode: String,
     pub docker: String,
+    /// The images the Docker variants run, each with the SHA-256 of the
+    /// static binary it was built from (its label), so a reader can tell
+    /// which build was measured.
+    #[serde(default)]
+    pub docker_images: std::collections::BTreeMap<String, String>,
     pub kernel: String,
     pub wrk: String,
     pub hyperfine: String,
@@ -169,6 +174,16 @@ pub fn versions() -> Versions {
             Err(_) => String::new(),
         },
         docker: docker::engine_version().unwrap_or_else(|e| format!("{e:#}")),
+        docker_images: [docker::gateway_image(), docker::UPSTREAM_IMAGE.to_owned()]
+            .into_iter()
+            .map(|image| {
+                let label = docker::image_label(&image, docker::BINARY_LABEL).map_or_else(
+                    || "not built".to_owned(),
+                    |sha| format!("binary sha256 {sha}"),
+                );
+                (image, label)
+            })
+            .collect(),
         kernel: first_line("uname", &["-srm"]),
         wrk: tool("wrk", &["--version"]),
         hyperfine: tool("hyperfine", &["--version"]),

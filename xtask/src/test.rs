@@ -28,6 +28,9 @@ pub fn run(args: &TestArgs) -> Result<()> {
             None
         }
     };
+    // Built just above: the suites the tests start must not build again
+    // (a nested cargo would wait on the lock this `cargo test` holds).
+    let _no_build = sh.push_env("WGB_NO_BUILD", "1");
     let rest = &args.rest;
     cmd!(sh, "cargo test --release --workspace {rest...}")
         .run()

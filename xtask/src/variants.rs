@@ -388,7 +388,17 @@ impl Variant {
                     images.push(docker::UPSTREAM_IMAGE.to_owned());
                 }
                 for image in images {
-                    if !docker::image_exists(&image) {
+                    // An image is known by the binary it holds, not its tag:
+                    // another checkout may have left one under the same tag.
+                    // (A/B arms tag their own images, built just before.)
+                    let binary = if image == docker::UPSTREAM_IMAGE {
+                        paths::static_bin("upstream-echo")
+                    } else {
+                        paths::static_bin("gateway-native")
+                    };
+                    if image == docker::GATEWAY_IMAGE || image == docker::UPSTREAM_IMAGE {
+                        docker::image_matches(&image, &binary)?;
+                    } else if !docker::image_exists(&image) {
                         return Err(format!(
                             "image {image} is not built (run `cargo xtask build`)"
                         ));

@@ -405,6 +405,10 @@ fn generate(dir: &Path) {
             wasmedge: "wasmedge not found".to_owned(),
             wasmedge_mode: String::new(),
             docker: "20.10.24+dfsg1".to_owned(),
+            docker_images: BTreeMap::from([(
+                "wasm-gateway-bench/gateway-native:latest".to_owned(),
+                "binary sha256 5e1f00d".to_owned(),
+            )]),
             kernel: "Linux 6.1.0 x86_64".to_owned(),
             wrk: "wrk 4.1.0".to_owned(),
             hyperfine: "hyperfine 1.15.0".to_owned(),
@@ -552,6 +556,7 @@ fn report_states_environment_skips_failures_and_tables() {
         "48.0.2",
         "Test CPU @ 2.0GHz",
         "gateway CPU 0, load generator CPU 1",
+        "wasm-gateway-bench/gateway-native:latest: binary sha256 5e1f00d",
         "2026-01-02T03:04:05.678Z",
         "complete",
     ] {

@@ -108,6 +108,11 @@ pub struct BenchArgs {
     /// Do not render plots and the report at the end.
     #[arg(long)]
     pub no_report: bool,
+    /// Measure what is built as it is: without this, the suite first builds
+    /// what is missing or stale (`cargo xtask build`; a no-op build takes
+    /// seconds), so a run never measures an old binary or image.
+    #[arg(long, env = "WGB_NO_BUILD")]
+    pub no_build: bool,
     /// Extra environment for the gateways, KEY=VALUE, repeatable (e.g. the
     /// calibration knob GATEWAY_CALIBRATION_DELAY_US=200; never in a real run).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
@@ -134,13 +139,20 @@ pub fn run(cmd: &BenchCmd) -> Result<ExitCode> {
         BenchCmd::Warm(a) => (&["warm"], a),
         BenchCmd::Throughput(a) => (&["throughput"], a),
         BenchCmd::All(a) => (&["cold", "warm", "throughput"], a),
-        BenchCmd::Headroom(a) => return headroom::run(a).map(|()| ExitCode::SUCCESS),
-        BenchCmd::Instructions(a) => return instructions::run(a).map(|()| ExitCode::SUCCESS),
+        BenchCmd::Headroom(a) => {
+            build_first(a)?;
+            return headroom::run(a).map(|()| ExitCode::SUCCESS);
+        }
+        BenchCmd::Instructions(a) => {
+            build_first(&a.bench)?;
+            return instructions::run(a).map(|()| ExitCode::SUCCESS);
+        }
         BenchCmd::Compare(a) => return Ok(ab::compare(a)),
         BenchCmd::Aa(a) => return Ok(ab::aa(a)),
         BenchCmd::Soak(a) => return soak::run(a).map(|()| ExitCode::SUCCESS),
         BenchCmd::Micro(a) => return micro::run(a).map(|()| ExitCode::SUCCESS),
     };
+    build_first(args)?;
     signals::install();
     let mut session = Session::open(args, suites)?;
     let outcome = run_suites(&mut session, suites);
@@ -156,6 +168,16 @@ pub fn run(cmd: &BenchCmd) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Build what is missing or stale, as `cargo run` would, unless `--no-build`.
+fn build_first(args: &BenchArgs) -> Result<()> {
+    if args.no_build {
+        return Ok(());
+    }
+    eprintln!("==> building what is missing or stale first (--no-build measures what is built)");
+    crate::build::build_all(&crate::build::BuildArgs::default())?;
+    Ok(())
 }
 
 fn run_suites(session: &mut Session, suites: &[&str]) -> Result<()> {

@@ -105,6 +105,9 @@ fn run_variant(
 ) -> Result<()> {
     let mut running: Option<Running> = None;
     for workload in s.workloads.clone() {
+        // One request's service time, once per workload: a cell whose queue
+        // could not turn over within the warm-up cap is skipped, not run.
+        let mut service: Option<Result<Duration, String>> = None;
         for point in points {
             if signals::interrupted() {
                 return Ok(());
@@ -142,6 +145,24 @@ fn run_variant(
                 };
             }
             let gateway = running.as_mut().expect("started above");
+            let service = service.get_or_insert_with(|| service_time(gateway, workload));
+            if let Some(outcome) = pre_check(s, service, *point) {
+                let mut c = cell(variant, workload, *point, repeat, None);
+                match outcome {
+                    Err(error) => {
+                        c.status = "failed".to_owned();
+                        c.error = Some(error);
+                    }
+                    Ok(reason) => {
+                        c.status = "skipped".to_owned();
+                        c.error = Some(reason);
+                    }
+                }
+                let text = format!("{}: {}", c.status, c.error.as_deref().unwrap_or(""));
+                s.progress.done(&label, Duration::ZERO, &text);
+                s.record(c)?;
+                continue;
+            }
             match measure(s, gateway, workload, *point) {
                 // A cell cut short by Ctrl-C is not a finished result.
                 Ok(m) if m.load.interrupted => {
@@ -248,6 +269,44 @@ fn cell(
         error,
         raw: None,
     }
+}
+
+/// The median of 3 sequential requests, or why the workload fails.
+fn service_time(running: &Running, workload: &Workload) -> Result<Duration, String> {
+    match load::sequential(running.addr, workload.path, 0, 3) {
+        Ok(seq) => {
+            let ns: Vec<f64> = seq.samples_ns.iter().map(|&n| n as f64).collect();
+            Ok(Duration::from_nanos(crate::stats::median(&ns) as u64))
+        }
+        Err(e) => Err(format!("probe: {e:#}")),
+    }
+}
+
+/// `None` to measure the cell; `Some(Err)` when the workload fails;
+/// `Some(Ok(reason))` to skip a closed-loop cell whose queue cannot turn
+/// over once (its steady state) within the warm-up cap.
+fn pre_check(
+    s: &Session,
+    service: &Result<Duration, String>,
+    point: Point,
+) -> Option<Result<String, String>> {
+    let per_request = match service {
+        Err(e) => return Some(Err(e.clone())),
+        Ok(d) => *d,
+    };
+    let Point::Closed { connections, .. } = point else {
+        return None;
+    };
+    let turnover = per_request * connections as u32;
+    (turnover > s.profile.warmup_max).then(|| {
+        Ok(format!(
+            "one request takes {:.0} ms, so {connections} connections need {:.0} s to reach a \
+             steady queue, over the profile's {:.0} s warm-up cap",
+            per_request.as_secs_f64() * 1e3,
+            turnover.as_secs_f64(),
+            s.profile.warmup_max.as_secs_f64()
+        ))
+    })
 }
 
 /// Start the variant and prime it: a short run at 8 connections on `/`.

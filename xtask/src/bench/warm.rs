@@ -1,9 +1,12 @@
 //! Warm latency: the variant is started once; for each workload, requests one
 //! after another on one persistent keep-alive connection (`persistent`), and
 //! optionally one `curl` process per request (`curl`), the study's method,
-//! whose ~8 ms of curl start-up sits in every sample. The whole series is
-//! repeated (`warm_repeats`, variants reshuffled each time), so a ratio of
-//! two variants' p50s has an interval from the repeats.
+//! whose ~8 ms of curl start-up sits in every sample. The persistent series
+//! is repeated (`warm_repeats`, variants reshuffled each time), so a ratio
+//! of two variants' p50s has an interval from the repeats; the curl series,
+//! there to show the study's method side by side, runs in the first repeat.
+//! A (variant, workload) whose series would take over [`BUDGET`] (one
+//! request times the series' length) is skipped with that reason.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -63,15 +66,24 @@ fn run_variant(
             }
         };
         for workload in s.workloads.clone() {
+            let too_slow = too_slow(s, &running, workload);
             for client in s.clients.clone() {
                 if signals::interrupted() {
                     return Ok(());
                 }
                 let curl_path = match (client.as_str(), curl) {
                     ("curl", None) => continue,
+                    ("curl", _) if repeat > 0 => continue,
                     ("curl", Some(found)) => Some(found.path.clone()),
                     _ => None,
                 };
+                if let Some(reason) = &too_slow {
+                    let mut c = cell(variant, workload, &client, repeat, Ok(()));
+                    c.status = "skipped".to_owned();
+                    c.error = Some(reason.clone());
+                    s.record(c)?;
+                    continue;
+                }
                 let label = format!(
                     "warm {} {} ({client}) repeat {}",
                     variant.name,
@@ -131,6 +143,24 @@ fn cell(
         error: outcome.err(),
         raw: None,
     }
+}
+
+/// The longest a (variant, workload) series may take.
+const BUDGET: Duration = Duration::from_secs(60);
+
+/// Why a series would take over [`BUDGET`], from one probe request; `None`
+/// to measure it (a failing probe is measured, so the failure is recorded).
+fn too_slow(s: &Session, running: &Running, workload: &Workload) -> Option<String> {
+    let seq = load::sequential(running.addr, workload.path, 0, 1).ok()?;
+    let one = Duration::from_nanos(*seq.samples_ns.first()?);
+    let n = (s.profile.warm_warmup + s.profile.warm_requests) as u32;
+    (one * n > BUDGET).then(|| {
+        format!(
+            "one request takes {:.0} ms: {n} would take over {} s",
+            one.as_secs_f64() * 1e3,
+            BUDGET.as_secs()
+        )
+    })
 }
 
 /// Latencies in µs of the measured requests.

@@ -122,6 +122,9 @@ fn environment(d: &mut Document, m: &Manifest) {
     }
     row("wasmedge", text(wasmedge));
     row("docker", text(or_dash(&v.docker)));
+    for (image, built) in &v.docker_images {
+        row("docker image", text(format!("{image}: {built}")));
+    }
     row("wrk", text(or_dash(&v.wrk)));
     row("hyperfine", text(or_dash(&v.hyperfine)));
     row("curl", text(or_dash(&v.curl)));

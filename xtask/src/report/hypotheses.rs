@@ -73,8 +73,8 @@ pub const HYPOTHESES: [Hypothesis; 5] = [
     },
     Hypothesis {
         id: "H4",
-        claim: "CLI-based Wasm variants will hit throughput ceilings due to per-request \
-                process-spawn overhead.",
+        claim: "CLI-based Wasm variants (`wasmtime`, `wasmedge`) will hit throughput ceilings \
+                due to per-request process-spawn overhead.",
         rule: "each measured study variant that starts a runtime process per request \
                (wasm_host_wasmtime, wasm_host_cli) has a peak `hello` throughput below 10% of \
                native_local's.",

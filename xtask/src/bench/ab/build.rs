@@ -93,7 +93,13 @@ pub(super) fn build_tree(dir: &Path, target: &Path, arm: &Arm, with_docker: bool
                 .join("release/gateway-native"),
             &context.join("gateway-native"),
         )?;
-        docker::build_image(tag, &dir.join("gateway-native/Dockerfile"), &context)?;
+        let sha = docker::file_sha256(&context.join("gateway-native"))?;
+        docker::build_image(
+            tag,
+            &dir.join("gateway-native/Dockerfile"),
+            &context,
+            &[(docker::BINARY_LABEL, sha.as_str())],
+        )?;
     }
     Ok(())
 }

@@ -200,6 +200,7 @@ fn round_command(exe: &Path, ab: &AbArgs, plan: &Plan, arm: &Arm, k: usize, dir:
         .arg("--seed")
         .arg(ab.seed.wrapping_add(k as u64).to_string())
         .arg("--no-report")
+        .arg("--no-build") // each arm's binaries were built and copied already
         .arg("--out")
         .arg(dir);
     if !ab.connections.is_empty() {
