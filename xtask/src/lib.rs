@@ -12,6 +12,7 @@ pub mod docker;
 pub mod doctor;
 pub mod export;
 pub mod fuzz;
+pub mod history;
 pub mod load;
 pub mod manifest;
 pub mod merge;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use xtask::{bench, build, ci, compare, doctor, export, fuzz, merge, report, run, test};
+use xtask::{bench, build, ci, compare, doctor, export, fuzz, history, merge, report, run, test};
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +47,9 @@ enum Command {
     /// Write a run's headline figures for Bencher (BMF JSON) or
     /// github-action-benchmark (custom bigger/smaller-is-better JSON).
     Export(export::ExportArgs),
+    /// Trend charts of many runs' headline figures against commit date
+    /// (markdown and HTML, each commit linked).
+    History(history::HistoryArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Fuzz(args) => fuzz::run(&args),
         Command::Merge(args) => merge::run(&args),
         Command::Export(args) => export::run(&args),
+        Command::History(args) => history::run(&args),
     };
     exit(done.map(|()| ExitCode::SUCCESS))
 }

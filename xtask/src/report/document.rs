@@ -12,6 +12,8 @@ pub enum Span {
     Code(String),
     /// Bold.
     Strong(String),
+    /// A link (the history's commits): `text` pointing at `href`.
+    Link { text: String, href: String },
 }
 
 pub type Inline = Vec<Span>;

@@ -139,6 +139,7 @@ fn inline_html(inline: &Inline) -> String {
             Span::Text(t) => esc(t),
             Span::Code(t) => format!("<code>{}</code>", esc(t)),
             Span::Strong(t) => format!("<strong>{}</strong>", esc(t)),
+            Span::Link { text, href } => format!("<a href=\"{}\">{}</a>", esc(href), esc(text)),
         })
         .collect()
 }

@@ -83,6 +83,13 @@ pub fn inline_md(inline: &Inline) -> String {
                 };
                 out.push_str(&format!("{fence}{pad}{t}{pad}{fence}"));
             }
+            Span::Link { text, href } => {
+                out.push_str(&format!(
+                    "[{}]({})",
+                    escape(text),
+                    href.replace(' ', "%20").replace(')', "%29")
+                ));
+            }
         }
     }
     out
