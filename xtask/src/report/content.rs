@@ -408,6 +408,11 @@ fn throughput(d: &mut Document, s: &Summary, plots: &Rendered) {
         ));
         d.list(errors);
     }
+    d.para(md(
+        "In the charts a hollow dot is a level whose cells did not all measure the gateway \
+         (client-bound, not saturated or not steady): compare such points on CPU per request \
+         (Resources), not on their height.",
+    ));
     for w in workloads::WORKLOADS {
         image(d, plots, &format!("throughput_{}", w.name));
     }

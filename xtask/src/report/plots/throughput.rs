@@ -1,7 +1,10 @@
 //! `plots/throughput_<workload>`: requests per second against connections,
 //! a line per variant (mean over repeats) with the min-max band over repeats
 //! shaded. Both axes are logarithmic: connection levels grow geometrically
-//! and rps spans decades (CLI variants ~100, native ~20k).
+//! and rps spans decades (CLI variants ~100, native ~20k). A level whose
+//! cells did not all measure the gateway (client-bound, not saturated, not
+//! steady) is drawn as a hollow dot: its height is not the gateway's to
+//! compare.
 
 use anyhow::Result;
 use plotters::coord::Shift;
@@ -9,6 +12,7 @@ use plotters::prelude::*;
 
 use super::{frame, legend, log_axis, ordered_variants, tick_si, Axis, Chart, Entry, Mark};
 use crate::report::figures::{points, Point};
+use crate::report::summary::Bound;
 use crate::report::summary::ThroughputRow;
 
 pub(crate) struct Throughput {
@@ -52,7 +56,7 @@ impl Chart for Throughput {
         let (area, strip) = frame(
             root,
             &format!(
-                "Throughput, {} workload (closed loop, mean of repeats)",
+                "Throughput, {} workload (one request per connection, mean of repeats)",
                 self.workload
             ),
         )?;
@@ -96,7 +100,20 @@ impl Chart for Throughput {
                 .map(|p| (p.connections as f64, p.mean))
                 .collect();
             chart.draw_series(LineSeries::new(line.clone(), color.stroke_width(3)))?;
-            chart.draw_series(line.iter().map(|&xy| Circle::new(xy, 4, color.filled())))?;
+            chart.draw_series(points.iter().zip(&line).map(|(p, &xy)| {
+                if measured_gateway(p) {
+                    Circle::new(xy, 4, color.filled())
+                } else {
+                    Circle::new(xy, 6, WHITE.filled())
+                }
+            }))?;
+            chart.draw_series(
+                points
+                    .iter()
+                    .zip(&line)
+                    .filter(|(p, _)| !measured_gateway(p))
+                    .map(|(_, &xy)| Circle::new(xy, 6, color.stroke_width(2))),
+            )?;
         }
 
         let repeats = all().map(|p| p.repeats).max().unwrap_or(1);
@@ -125,7 +142,19 @@ impl Chart for Throughput {
                 Mark::Swatch(BLACK.mix(0.2)),
             ));
         }
+        if all().any(|p| !measured_gateway(p)) {
+            entries.push(Entry::new(
+                "hollow: not gateway-bound",
+                Mark::Outline(BLACK),
+            ));
+            entries.push(Entry::new("(compare CPU per request)", Mark::None));
+        }
         legend(&strip, &entries)?;
         Ok(())
     }
+}
+
+/// Did every repeat of this level measure the gateway, steadily?
+fn measured_gateway(p: &Point) -> bool {
+    p.bound == Bound::Gateway && p.steady
 }
