@@ -1,0 +1,190 @@
+//! bench.yml past one machine: the suites as a matrix of variant groups,
+//! the merge, the exports and the history page, and the pull request's one
+//! updated comment. The steps that can run here run here, as the workflow
+//! runs them: parts laid out as `download-artifact` leaves them, merged,
+//! exported, and put on a history with an earlier run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn bench_yml() -> String {
+    std::fs::read_to_string(root().join(".github/workflows/bench.yml")).unwrap()
+}
+
+#[test]
+fn the_matrix_covers_every_variant_once_and_the_jobs_chain() {
+    let yml = bench_yml();
+    let groups: Vec<Vec<String>> = yml
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("variants: "))
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect())
+        .collect();
+    assert!(groups.len() >= 2, "a matrix of variant groups: {groups:?}");
+    let mut all: Vec<String> = groups.concat();
+    all.sort();
+    let mut table: Vec<String> = xtask::variants::VARIANTS
+        .iter()
+        .map(|v| v.name.to_owned())
+        .collect();
+    table.sort();
+    assert_eq!(all, table, "each variant in exactly one group");
+    for needle in [
+        "matrix:",
+        "fail-fast: false",
+        "--variants \"$VARIANTS\"",
+        "name: bench-part-${{ matrix.group.name }}-${{ github.sha }}",
+        "needs: suites",
+        "pattern: bench-part-*-${{ github.sha }}",
+        "cargo xtask merge \"$PARTS\"/bench-part-* --out \"$RUN_DIR\"",
+        "cargo xtask export --format bmf \"$RUN_DIR\"",
+        "cargo xtask export --format gab \"$RUN_DIR\"",
+        "name: bench-results-${{ github.sha }}",
+        "needs: merge",
+        "github.event_name == 'push' || github.event_name == 'schedule'",
+        "gh run download",
+        "cargo xtask history \"$RUNNER_TEMP\"/runs/*/bench-results-*",
+        "actions/upload-pages-artifact@",
+        "actions/deploy-pages@",
+        "pages: write",
+        // The pull request: instructions first, then the wall clock, then
+        // one comment found by its marker and updated.
+        "--suite instructions",
+        "pull-requests: write",
+        "<!-- wasm-gateway-bench:ab-verdict -->",
+        "updateComment",
+        "createComment",
+    ] {
+        assert!(yml.contains(needle), "bench.yml lacks {needle:?}");
+    }
+    // Every job that holds the KVM runner has the same label.
+    let kvm = yml
+        .matches("runs-on: [self-hosted, linux, x64, kvm]")
+        .count();
+    assert_eq!(kvm, 3, "ab, suites and merge on the KVM runner");
+}
+
+fn xtask(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "xtask {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run_mixed")
+}
+
+fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&str) -> bool) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to.join(&name), keep);
+        } else if keep(&name) {
+            std::fs::copy(e.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// The fixture with only the variants `keep` accepts, as one matrix job's
+/// artifact.
+fn part(dir: &Path, keep: fn(&str) -> bool) {
+    copy_tree(&fixture(), dir, &|name| {
+        name == "manifest.json" || keep(name.split("__").next().unwrap().trim_end_matches(".csv"))
+    });
+    let path = dir.join("manifest.json");
+    let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for (list, key) in [("variants", "name"), ("cells", "variant")] {
+        let kept: Vec<Value> = m[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| keep(v[key].as_str().unwrap()))
+            .cloned()
+            .collect();
+        m[list] = Value::Array(kept);
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+}
+
+#[test]
+fn parts_merge_export_and_join_the_history_as_the_workflow_runs_them() {
+    let tmp = std::env::temp_dir().join(format!("wgb-pipeline-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let parts = tmp.join("parts");
+    part(&parts.join(format!("bench-part-native-{sha}")), |v| {
+        v.starts_with("native")
+    });
+    part(&parts.join(format!("bench-part-cli-{sha}")), |v| {
+        v.starts_with("wasm")
+    });
+
+    // merge "$PARTS"/bench-part-* --out "$RUN_DIR"
+    let mut globbed: Vec<String> = std::fs::read_dir(&parts)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().to_string_lossy().into_owned())
+        .collect();
+    globbed.sort();
+    let run = tmp.join(format!("runs/new/bench-results-{sha}"));
+    let mut args = vec!["merge"];
+    args.extend(globbed.iter().map(String::as_str));
+    args.extend(["--out", run.to_str().unwrap()]);
+    let screen = xtask(&args);
+    assert!(screen.contains("native_local") && screen.contains("wasm_host_wasmtime"));
+    for f in [
+        "manifest.json",
+        "report.md",
+        "index.html",
+        "summary/cold_start.csv",
+    ] {
+        assert!(run.join(f).is_file(), "{f}");
+    }
+
+    xtask(&["export", "--format", "bmf", run.to_str().unwrap()]);
+    xtask(&["export", "--format", "gab", run.to_str().unwrap()]);
+    let bmf: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("export/bmf.json")).unwrap())
+            .unwrap();
+    assert!(bmf["native_local/hello"]["throughput"]["value"].is_f64());
+    assert!(bmf["wasm_host_wasmtime/hello"]["throughput"]["value"].is_f64());
+    assert!(run.join("export/gab_bigger_is_better.json").is_file());
+    assert!(run.join("export/gab_smaller_is_better.json").is_file());
+
+    // An earlier run of main, as `gh run download` leaves it.
+    let old = tmp.join("runs/1234/bench-results-feedface");
+    copy_tree(&fixture(), &old, &|_| true);
+    let site = tmp.join("site");
+    xtask(&[
+        "history",
+        old.to_str().unwrap(),
+        run.to_str().unwrap(),
+        "--repo-url",
+        "https://github.com/owner/repo",
+        "--out",
+        site.to_str().unwrap(),
+    ]);
+    let md = std::fs::read_to_string(site.join("history.md")).unwrap();
+    assert!(md.contains("`bench-results-feedface`"), "{md}");
+    assert!(md.contains(&format!("`bench-results-{sha}`")), "{md}");
+    assert!(site.join("index.html").is_file());
+    assert!(site.join("plots/history_hello.svg").is_file());
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
