@@ -47,7 +47,10 @@ fn docker_proxy_is_pinned_with_the_gateway_and_sampled() {
     for &pid in &relays {
         let cpus = allowed(pid);
         assert!(!cpus.is_empty());
-        assert!(cpus.iter().all(|c| c == "0"), "docker-proxy {pid}: {cpus:?}");
+        assert!(
+            cpus.iter().all(|c| c == "0"),
+            "docker-proxy {pid}: {cpus:?}"
+        );
     }
     let id = running.container_id().unwrap().to_owned();
     let target = Target::Container {

@@ -56,7 +56,8 @@ pub enum BenchCmd {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// quick (minutes, for PRs and tests) or full (the study's matrix).
+    /// quick (minutes), ci (an A/B round), standard (the study's seven levels for
+    /// everything, about an hour) or full (the study's matrix, hours).
     #[arg(long, default_value = "quick")]
     pub profile: String,
     /// Variants to run, comma-separated (default: all five).

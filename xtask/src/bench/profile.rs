@@ -1,4 +1,4 @@
-//! `quick`, `ci` and `full`: how many samples, levels and seconds each suite
+//! `quick`, `ci`, `standard` and `full`: how many samples, levels and seconds each suite
 //! takes. `full` is the study's matrix; `quick` keeps its shape in a few
 //! minutes; `ci` is the pull-request A/B's round.
 
@@ -86,6 +86,30 @@ impl Profile {
         }
     }
 
+    /// The study's seven connection levels for every variant and workload,
+    /// 3 repeats, with 1.5 s windows: sized for about an hour on the 2-core
+    /// machine, where the per-request-process variants' steady warm-ups at
+    /// 800 and 1200 connections (several seconds each) dominate.
+    pub fn standard() -> Profile {
+        Profile {
+            name: "standard",
+            cold_repeats: 3,
+            cold_samples: 10,
+            warm_warmup: 10,
+            warm_requests: 100,
+            warm_repeats: 3,
+            connections: vec![10, 50, 100, 200, 400, 800, 1200],
+            keepalive_connections: vec![1],
+            duration: Duration::from_millis(1500),
+            repeats: 3,
+            primer: Duration::from_millis(300),
+            warmup: Duration::from_millis(300),
+            warmup_max: Duration::from_secs(20),
+            rates: Vec::new(),
+            open_connections: 100,
+        }
+    }
+
     /// The study's matrix (cold 3 x 20, warm 20 + 300, seven levels of 30 s).
     pub fn full() -> Profile {
         Profile {
@@ -112,7 +136,8 @@ impl Profile {
             "quick" => Ok(Profile::quick()),
             "full" => Ok(Profile::full()),
             "ci" => Ok(Profile::ci()),
-            other => anyhow::bail!("unknown profile {other:?}; use quick, ci or full"),
+            "standard" => Ok(Profile::standard()),
+            other => anyhow::bail!("unknown profile {other:?}; use quick, ci, standard or full"),
         }
     }
 }
