@@ -12,6 +12,7 @@
 //!   mapping of the module's image instead of a copy.
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::Context as _;
 use gateway_native::{Transform, TransformError};
@@ -23,8 +24,8 @@ use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
-use crate::epoch;
 use crate::limits::Limits;
+use crate::{epoch, host_deadline};
 
 /// Slots in the pool for instances, memories and tables. The server is
 /// single-threaded, so at most one study and one work instance live at a
@@ -94,10 +95,13 @@ fn is_elf(path: &Path) -> std::io::Result<bool> {
     Ok(n == 4 && magic == *b"\x7fELF")
 }
 
-/// One request's store data.
+/// One request's store data; `started` and `deadline` bound a WASI sleep,
+/// as in `embedded`.
 struct State {
     wasi: WasiP1Ctx,
     limits: StoreLimits,
+    started: Instant,
+    deadline: Instant,
 }
 
 /// Runs a WASI preview1 command module per body from pre-linked, pooled
@@ -141,6 +145,10 @@ impl PooledTransform {
         p1::add_to_linker_sync(&mut linker, |state: &mut State| &mut state.wasi)
             .map_err(anyhow::Error::from)
             .context("adding WASI preview1 to the linker")?;
+        // Epoch interruption does not reach a module blocked in a host call.
+        host_deadline::bound_poll_oneoff(&mut linker, |s| s.deadline, |s| s.started)
+            .map_err(anyhow::Error::from)
+            .context("bounding WASI poll_oneoff by the deadline")?;
         let pre = linker
             .instantiate_pre(module)
             .map_err(anyhow::Error::from)
@@ -155,7 +163,12 @@ impl PooledTransform {
 
     /// One call: fresh store and WASI context, a pooled instance, `_start`.
     fn run(&self, body: &[u8]) -> Result<Vec<u8>, TransformError> {
-        let stdout = MemoryOutputPipe::new(self.limits.max_output_bytes);
+        let started = Instant::now();
+        // One byte over the cap, so going over it is told apart from filling
+        // it (a module may ignore its failed writes): an error, never a
+        // truncated answer.
+        let cap = self.limits.max_output_bytes;
+        let stdout = MemoryOutputPipe::new(cap.saturating_add(1));
         let wasi = WasiCtxBuilder::new()
             .stdin(MemoryInputPipe::new(body.to_vec()))
             .stdout(stdout.clone())
@@ -163,7 +176,13 @@ impl PooledTransform {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.max_memory_bytes)
             .build();
-        let mut store = Store::new(&self.engine, State { wasi, limits });
+        let state = State {
+            wasi,
+            limits,
+            started,
+            deadline: started + self.limits.timeout,
+        };
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(self.epoch_ticks);
 
@@ -179,6 +198,9 @@ impl PooledTransform {
             self.classify(err)?;
         }
         match stdout.try_into_inner() {
+            Some(buf) if buf.len() > cap => {
+                Err(TransformError::Trap(format!("output exceeded {cap} bytes")))
+            }
             Some(buf) => Ok(Vec::from(buf)),
             None => Err(TransformError::Runtime(
                 "the module's stdout is still in use after its store was dropped".into(),
