@@ -26,6 +26,7 @@ pub mod results;
 pub mod run;
 pub mod sample;
 pub mod signals;
+pub mod ssh;
 pub mod stale;
 pub mod stats;
 pub mod test;
