@@ -28,8 +28,11 @@ fn temp(name: &str) -> PathBuf {
     dir
 }
 
+/// `cargo xtask ARGS --out OUT`, measuring what is built (`cargo xtask
+/// test` builds first; a test does not).
 fn xtask(args: &[&str], out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .env("WGB_NO_BUILD", "true")
         .args(args)
         .arg("--out")
         .arg(out)
