@@ -246,5 +246,6 @@ fn a_cell_measured_in_two_parts_is_refused() {
         err.contains("raw/cold/native_local.csv (one, two)"),
         "{err}"
     );
+    assert!(!base.join("out").exists(), "nothing written on a refusal");
     std::fs::remove_dir_all(&base).unwrap();
 }

@@ -215,5 +215,13 @@ pub(super) fn render_all(dir: &Path, points: &[Point]) -> Result<Rendered> {
         results::write_atomic(&dir.join(format!("{name}.png")), &to_png(&chart)?)?;
         out.plots.push(Plot { name, title });
     }
+    // A chart of an earlier page whose data is gone must not linger.
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let stem = file.trim_end_matches(".svg").trim_end_matches(".png");
+        if file.starts_with("history_") && !out.has(stem) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
     Ok(out)
 }

@@ -82,8 +82,12 @@ pub fn merge(runs: &[PathBuf], out: &Path, allow_mixed: bool) -> Result<PathBuf>
         );
     }
 
+    // Every refusal before anything is written.
+    let copies = plan_raw(&parts, out)?;
     let run = RunDir::create(Some(out))?;
-    unite_raw(&parts, &run.root)?;
+    for (from, to) in copies {
+        copy_file(&from, &to)?;
+    }
     for (name, _, root) in &parts {
         let dest = run.path(&format!("meta/parts/{name}"));
         if root.join("meta").is_dir() {
@@ -217,9 +221,9 @@ fn write_manifest(run: &Path, m: &Manifest, info: &MergeInfo) -> Result<()> {
     results::write_json(&run.join("manifest.json"), &value)
 }
 
-/// Every part's `raw/` into the merged run's; the same file in two parts is
-/// refused (with every such file named).
-fn unite_raw(parts: &[(String, Manifest, PathBuf)], out: &Path) -> Result<()> {
+/// The copies that unite every part's `raw/` into the merged run's; the
+/// same file in two parts is refused (with every such file named).
+fn plan_raw(parts: &[(String, Manifest, PathBuf)], out: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     let mut owner: BTreeMap<PathBuf, &str> = BTreeMap::new();
     let mut clashes = Vec::new();
     let mut copies = Vec::new();
@@ -240,10 +244,7 @@ fn unite_raw(parts: &[(String, Manifest, PathBuf)], out: &Path) -> Result<()> {
             clashes.join("\n  ")
         );
     }
-    for (from, to) in copies {
-        copy_file(&from, &to)?;
-    }
-    Ok(())
+    Ok(copies)
 }
 
 /// Files under `dir`, relative to it, sorted; temp files (`.name`) left out.
