@@ -60,10 +60,11 @@ pub struct BenchArgs {
     /// everything, about an hour) or full (the study's matrix, hours).
     #[arg(long, default_value = "quick")]
     pub profile: String,
-    /// Variants to run, comma-separated (default: all five).
+    /// Variants to run, comma-separated (default: every variant in the table).
     #[arg(long, value_delimiter = ',')]
     pub variants: Vec<String>,
-    /// Workloads: hello, compute, state, proxy (default: all).
+    /// Workloads, comma-separated: hello, compute, state, proxy, compute_wasm,
+    /// json (default: all).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// Throughput connection levels (default: the profile's).
