@@ -90,7 +90,10 @@ fn history_orders_by_commit_date_links_commits_and_draws_a_chart_per_workload() 
     );
     let one = base.join("one");
     let two = base.join("two");
-    history(&[&newest, &undated, &oldest], &one);
+    // A folder that is not a run is left out, not fatal.
+    let broken = base.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    history(&[&newest, &undated, &broken, &oldest], &one);
     history(&[&oldest, &newest, &undated], &two);
 
     let md = std::fs::read_to_string(one.join("history.md")).unwrap();

@@ -10,7 +10,7 @@ mod page;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::export::metrics::{self, Metric};
 use crate::manifest::Manifest;
@@ -76,9 +76,17 @@ pub fn run(args: &HistoryArgs) -> Result<()> {
 /// Read every run, then write `out/history.md`, `out/index.html` and
 /// `out/plots/`.
 pub fn history(runs: &[PathBuf], out: &Path, repo_url: Option<&str>) -> Result<Vec<Point>> {
+    // One unreadable run (an old format, a half-uploaded artifact) must not
+    // take the page of every other run down: it is left out, and said so.
     let mut points = Vec::new();
     for dir in runs {
-        points.push(point(dir).with_context(|| format!("reading {}", dir.display()))?);
+        match point(dir) {
+            Ok(p) => points.push(p),
+            Err(e) => eprintln!("warning: {} left out: {e:#}", dir.display()),
+        }
+    }
+    if points.is_empty() {
+        anyhow::bail!("none of the {} run folders could be read", runs.len());
     }
     points.sort_by(|a, b| (&a.date, &a.revision, &a.run).cmp(&(&b.date, &b.revision, &b.run)));
     let plots = chart::render_all(&out.join("plots"), &points)?;
