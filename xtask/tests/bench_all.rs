@@ -125,12 +125,13 @@ fn bench_all_writes_a_complete_consistent_run() {
     };
     let cells = manifest["cells"].as_array().unwrap();
     assert!(cells.iter().all(|c| c["status"] == "ok"), "{cells:?}");
-    // cold: n variants x 3 repeats; warm: n x 3 workloads x 2 clients (curl
-    // may be missing); throughput: n x 3 x (2 levels + 1 rate) x 2 repeats.
+    // cold: n variants x 3 repeats; warm: n x 3 workloads x (3 persistent
+    // repeats + 1 curl, which may be missing); throughput: n x 3 x (2 levels
+    // + 1 keep-alive level + 1 rate) x 2 repeats.
     let count = |suite: &str| cells.iter().filter(|c| c["suite"] == suite).count();
     assert_eq!(count("cold"), 3 * n);
-    assert!(count("warm") >= 3 * n);
-    assert_eq!(count("throughput"), 18 * n);
+    assert!(count("warm") >= 9 * n);
+    assert_eq!(count("throughput"), 24 * n);
     for cell in cells {
         let raw = cell["raw"].as_str().unwrap();
         assert!(out.join(raw).exists(), "{raw}");
@@ -158,7 +159,13 @@ fn bench_all_writes_a_complete_consistent_run() {
     );
     assert!(rows.len() >= 3 * n);
     for r in &rows {
-        assert_eq!(r[col(&h, "n")], "15");
+        // Persistent: 3 repeats of 15; curl: the first repeat only.
+        let expected = if r[col(&h, "client")] == "curl" {
+            "15"
+        } else {
+            "45"
+        };
+        assert_eq!(r[col(&h, "n")], expected, "{r:?}");
         let p50: u64 = r[col(&h, "p50_us")].parse().unwrap();
         let p99: u64 = r[col(&h, "p99_us")].parse().unwrap();
         assert!(p50 > 0 && p50 <= p99, "{r:?}");
@@ -167,9 +174,12 @@ fn bench_all_writes_a_complete_consistent_run() {
     let (h, rows) = csv(&out.join("aggregated/throughput.csv"));
     assert_eq!(
         h.join(","),
-        "variant,workload,connections,repeat,duration_s,requests,rps,p50_us,p90_us,p99_us,errors,rss_peak_kb,rss_mean_kb,cpu_pct_mean,cpu_ms_per_1k"
+        "variant,workload,mode,connections,repeat,duration_s,requests,rps,p50_us,p90_us,p99_us,errors,rss_peak_kb,rss_mean_kb,gateway_cpu_pct,cpu_ms_per_1k,loadgen_cpu_pct,bound,little_ratio,steady,relay_cpu_pct,relay_rss_peak_kb"
     );
-    assert_eq!(rows.len(), n * 3 * 2 * 2);
+    assert_eq!(rows.len(), n * 3 * 3 * 2);
+    let modes = |m: &str| rows.iter().filter(|r| r[col(&h, "mode")] == m).count();
+    assert_eq!(modes("close"), n * 3 * 2 * 2);
+    assert_eq!(modes("keep-alive"), n * 3 * 2);
     for r in &rows {
         let f = |name: &str| r[col(&h, name)].parse::<f64>().unwrap();
         assert!(f("requests") > 0.0 && f("rps") > 0.0, "{r:?}");
@@ -183,7 +193,16 @@ fn bench_all_writes_a_complete_consistent_run() {
         assert_eq!(f("errors"), 0.0, "{r:?}");
         assert!(f("rss_peak_kb") > 0.0 && f("rss_mean_kb") > 0.0);
         assert!(f("rss_mean_kb") <= f("rss_peak_kb"));
-        assert!(f("cpu_ms_per_1k") >= 0.0 && f("cpu_pct_mean") >= 0.0);
+        assert!(f("cpu_ms_per_1k") >= 0.0 && f("gateway_cpu_pct") >= 0.0);
+        assert!(f("loadgen_cpu_pct") > 0.0, "the load thread's CPU: {r:?}");
+        assert!(
+            ["gateway", "client", "neither"].contains(&r[col(&h, "bound")].as_str()),
+            "{r:?}"
+        );
+        assert!(f("little_ratio") > 0.0, "{r:?}");
+        assert!(["true", "false"].contains(&r[col(&h, "steady")].as_str()));
+        // No Docker variant here: no relay.
+        assert!(r[col(&h, "relay_cpu_pct")].is_empty(), "{r:?}");
     }
     let (h, rows) = csv(&out.join("aggregated/open_loop.csv"));
     assert_eq!(rows.len(), n * 3 * 2);
@@ -224,6 +243,7 @@ fn a_cells_leftover_queue_is_not_charged_to_the_next_cell() {
             "0.5",
             "--repeats",
             "1",
+            "--keepalive-connections",
             "--no-report",
             "--out",
         ])

@@ -113,7 +113,7 @@ pub struct BenchArgs {
     /// Measure what is built as it is: without this, the suite first builds
     /// what is missing or stale (`cargo xtask build`; a no-op build takes
     /// seconds), so a run never measures an old binary or image.
-    #[arg(long, env = "WGB_NO_BUILD")]
+    #[arg(long, env = "WGB_NO_BUILD", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_build: bool,
     /// Extra environment for the gateways, KEY=VALUE, repeatable (e.g. the
     /// calibration knob GATEWAY_CALIBRATION_DELAY_US=200; never in a real run).
