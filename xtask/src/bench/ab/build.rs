@@ -54,7 +54,7 @@ pub(super) fn build_tree(dir: &Path, target: &Path, arm: &Arm, with_docker: bool
     )?;
     // A revision older than the work module has no gateway-work package.
     let mut wasm = vec!["build", "--release", "-p", "gateway-wasm"];
-    let modules: &[&str] = if dir.join("gateway-work/Cargo.toml").exists() {
+    let modules: &[&str] = if has_package(dir, "gateway-work") {
         wasm.extend(["-p", "gateway-work"]);
         &MODULES
     } else {
@@ -102,6 +102,16 @@ pub(super) fn build_tree(dir: &Path, target: &Path, arm: &Arm, with_docker: bool
         )?;
     }
     Ok(())
+}
+
+/// Is `name` a package of the workspace at `dir` (wherever its folder is)?
+fn has_package(dir: &Path, name: &str) -> bool {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .current_dir(dir)
+        .args(["pkgid", "--offline", name])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 const BINS: &[&str] = &["gateway-native", "gateway-host", "upstream-echo"];
