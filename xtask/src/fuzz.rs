@@ -220,14 +220,7 @@ pub fn send(addr: SocketAddr, input: &[u8]) -> Result<Outcome> {
 pub fn run(args: &FuzzArgs) -> Result<()> {
     signals::install();
     stale::sweep_at_start();
-    let selected: Vec<&'static Variant> = if args.variants.is_empty() {
-        variants::VARIANTS.iter().collect()
-    } else {
-        args.variants
-            .iter()
-            .map(|n| variants::find(n))
-            .collect::<Result<_>>()?
-    };
+    let selected = variants::select(&args.variants)?;
     let out = paths::project_root().join("results/fuzz");
     std::fs::create_dir_all(&out)?;
     let upstream = Upstream::start(([127, 0, 0, 1], 0).into(), None, None)?;

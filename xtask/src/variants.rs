@@ -189,6 +189,15 @@ pub fn study_variants(role: Role) -> impl Iterator<Item = &'static Variant> {
     VARIANTS.iter().filter(move |v| v.study && v.role == role)
 }
 
+/// The variants a `--variants` list names, in its order; every variant of
+/// the table when it is empty.
+pub fn select(names: &[String]) -> Result<Vec<&'static Variant>> {
+    if names.is_empty() {
+        return Ok(VARIANTS.iter().collect());
+    }
+    names.iter().map(|n| find(n)).collect()
+}
+
 /// Look a variant up by its exact name.
 pub fn find(name: &str) -> Result<&'static Variant> {
     VARIANTS.iter().find(|v| v.name == name).with_context(|| {

@@ -82,14 +82,7 @@ impl Session {
             }
         }
 
-        let selected: Vec<&'static Variant> = if args.variants.is_empty() {
-            variants::VARIANTS.iter().collect()
-        } else {
-            args.variants
-                .iter()
-                .map(|n| variants::find(n))
-                .collect::<Result<_>>()?
-        };
+        let selected = variants::select(&args.variants)?;
         let workloads: Vec<&'static Workload> = if args.workloads.is_empty() {
             workloads::WORKLOADS.iter().collect()
         } else {

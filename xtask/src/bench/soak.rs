@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::upstream::Upstream;
-use crate::variants::{self, Running, StartOpts, Variant};
+use crate::variants::{self, Running, StartOpts};
 use crate::{docker, paths, process, report, results, signals};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -66,14 +66,7 @@ pub fn run(args: &SoakArgs) -> Result<()> {
         return Ok(());
     }
     signals::install();
-    let selected: Vec<&'static Variant> = if args.variants.is_empty() {
-        variants::VARIANTS.iter().collect()
-    } else {
-        args.variants
-            .iter()
-            .map(|n| variants::find(n))
-            .collect::<Result<_>>()?
-    };
+    let selected = variants::select(&args.variants)?;
     let root = match &args.out {
         Some(dir) => dir.clone(),
         None => paths::project_root()
