@@ -62,6 +62,7 @@ pub fn checks() -> Vec<Check> {
         tool("wrk", &["--version"], "apt-get install wrk (the side-by-side load generator)"),
         tool("hyperfine", &["--version"], "apt-get install hyperfine (the study's cold-start method)"),
         tool("curl", &["--version"], "apt-get install curl (the study's warm-latency method)"),
+        tool("valgrind", &["--version"], "apt-get install valgrind (`bench instructions`: instructions per request under callgrind)"),
         tool("python3", &["--version"], "apt-get install python3 python3-pip (fetches the wasmtime CLI wheel)"),
     ]
 }

@@ -6,8 +6,9 @@
 //!   repeat, from `aggregated/throughput.csv` (what `report::summary`
 //!   writes; recomputed from `raw/throughput/` when the CSV is absent), and
 //!   the gateway's CPU ms per 1000 requests beside it: a cell whose
-//!   `bound` column says `client` measured the load generator, not the
-//!   gateway, and is judged on CPU per request instead (`compare`);
+//!   `bound` column is not `gateway` (`client`: it measured the load
+//!   generator; `neither`: nothing was saturated, so its rps is a latency,
+//!   not a capacity) is judged on CPU per request instead (`compare`);
 //! - cold start: the median of each repeat's samples, from `raw/cold/*.csv`
 //!   (the summary has no repeats);
 //! - warm latency: the median of each repeat's requests, from
@@ -119,7 +120,8 @@ pub struct Run {
     pub notes: Vec<String>,
     /// Throughput cells: the gateway's CPU ms per 1000 requests per repeat.
     pub cpu_ms_per_1k: BTreeMap<Key, BTreeMap<usize, f64>>,
-    /// Throughput cells that some repeat found client-bound.
+    /// Throughput cells that some repeat found not gateway-bound (client or
+    /// neither).
     pub client_bound: BTreeSet<Key>,
 }
 
@@ -355,7 +357,8 @@ fn throughput(run: &mut Run) -> Result<()> {
             (format!("c{}", row.connections), row.connections)
         };
         let key = Key::new(Suite::Throughput, &row.variant, &row.workload, level, rank);
-        if row.bound.as_deref() == Some("client") {
+        // Not gateway-bound: requests/s did not measure the gateway's capacity.
+        if matches!(row.bound.as_deref(), Some("client" | "neither")) {
             run.client_bound.insert(key.clone());
         }
         if let Some(cpu) = row.cpu_ms_per_1k {
