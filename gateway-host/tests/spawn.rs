@@ -74,16 +74,20 @@ fn a_child_that_ignores_stdin_still_answers() {
 
 #[test]
 fn the_template_reaches_the_process() {
-    // `/bin/sh SCRIPT` with wasmedge's template: the script sees the module
-    // path as $0, the way wasmedge sees its only argument.
+    // `/bin/echo` as `wasmedge`: it prints the arguments wasmedge would get,
+    // the memory cap's flags and then the module's path.
     let dir = common::paths::TempDir::new("template");
-    let script = dir.path().join("module.wasm");
-    std::fs::write(&script, "printf 'wasm:%s' \"$0\"").unwrap();
-    let mut t = SpawnTransform::new(CliRuntime::Wasmedge, "/bin/sh", &script, limits());
+    let module = dir.path().join("module.wasm");
+    let mut t = SpawnTransform::new(CliRuntime::Wasmedge, "/bin/echo", &module, limits());
     assert_eq!(t.name(), "wasmedge");
-    assert_eq!(t.args(), [script.as_os_str()]);
+    let mut want =
+        gateway_host::spawn::memory_cap_args(CliRuntime::Wasmedge, limits().max_memory_bytes);
+    want.push(module.clone().into());
+    assert_eq!(t.args(), want);
     let out = t.apply(b"").unwrap();
-    assert_eq!(out, format!("wasm:{}", script.display()).into_bytes());
+    let pages = limits().max_memory_bytes / (64 << 10);
+    let line = format!("--memory-page-limit {pages} {}\n", module.display());
+    assert_eq!(String::from_utf8_lossy(&out), line);
 }
 
 #[test]
