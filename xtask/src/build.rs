@@ -71,9 +71,11 @@ pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
     for stem in MODULES {
         let out = paths::module_file(&format!("{stem}.pooled.cwasm"));
         let wasm = paths::module_file(&format!("{stem}.wasm"));
-        cmd!(sh, "{host} --module {wasm} --precompile-to {out}")
+        let tmp = out.with_extension("cwasm.tmp");
+        cmd!(sh, "{host} --module {wasm} --precompile-to {tmp}")
             .run()
             .with_context(|| format!("precompiling {}", wasm.display()))?;
+        replace(&tmp, &out)?;
     }
     steps.push(Step {
         what: "pooled .cwasm",
@@ -155,11 +157,22 @@ fn cli_precompile(sh: &Shell, wasmtime: &Path) -> Result<String> {
     for stem in MODULES {
         let wasm = paths::module_file(&format!("{stem}.wasm"));
         let out = paths::module_file(&format!("{stem}.cli.cwasm"));
-        cmd!(sh, "{wasmtime} compile {wasm} -o {out}")
+        let tmp = out.with_extension("cwasm.tmp");
+        cmd!(sh, "{wasmtime} compile {wasm} -o {tmp}")
             .run()
             .with_context(|| format!("wasmtime compile {}", wasm.display()))?;
+        replace(&tmp, &out)?;
     }
     Ok(paths::module_file("*.cli.cwasm").display().to_string())
+}
+
+/// Put a freshly written `.cwasm` in place by rename: gateways and runtime
+/// processes map the old file, and rewriting it in place under them is a
+/// SIGBUS (seen: a soak's `wasmtime run --allow-precompiled` children while
+/// a build ran).
+fn replace(tmp: &Path, out: &Path) -> Result<()> {
+    std::fs::rename(tmp, out)
+        .with_context(|| format!("moving {} to {}", tmp.display(), out.display()))
 }
 
 /// Static (`+crt-static`) builds of the gateway and the upstream, each copied
