@@ -131,6 +131,17 @@ pub struct Document {
 }
 
 impl Document {
+    /// Put `section`'s blocks just before the level-2 heading `heading`, or
+    /// at the end when there is none (a suite's section before "Files").
+    pub fn insert_before(&mut self, heading: &str, section: Document) {
+        let at = self
+            .blocks
+            .iter()
+            .position(|b| matches!(b, Block::Heading { level: 2, text } if text == heading))
+            .unwrap_or(self.blocks.len());
+        self.blocks.splice(at..at, section.blocks);
+    }
+
     pub fn heading(&mut self, level: u8, text: impl Into<String>) {
         self.blocks.push(Block::Heading {
             level,

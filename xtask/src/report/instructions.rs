@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::document::{md, text, Block, Document, Span, Table};
+use super::document::{md, text, Document, Span, Table};
 use super::format;
 use crate::callgrind::InstructionsRaw;
 use crate::{results, variants, workloads};
@@ -169,12 +169,7 @@ pub fn add_section(doc: &mut Document, root: &Path) -> Result<()> {
         ]);
     }
     section.table(t);
-    let at = doc
-        .blocks
-        .iter()
-        .position(|b| matches!(b, Block::Heading { level: 2, text } if text == "Files"))
-        .unwrap_or(doc.blocks.len());
-    doc.blocks.splice(at..at, section.blocks);
+    doc.insert_before("Files", section);
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use super::document::{md, text, Block, Document, Span, Table};
+use super::document::{md, text, Document, Span, Table};
 use super::summary::Summary;
 use crate::variants::{self, Launch, Role};
 
@@ -232,12 +232,7 @@ pub fn add_section(doc: &mut Document, root: &Path, s: &Summary) -> Result<()> {
         section.table(t);
     }
 
-    let at = doc
-        .blocks
-        .iter()
-        .position(|b| matches!(b, Block::Heading { level: 2, text } if text == "Files"))
-        .unwrap_or(doc.blocks.len());
-    doc.blocks.splice(at..at, section.blocks);
+    doc.insert_before("Files", section);
     Ok(())
 }
 
