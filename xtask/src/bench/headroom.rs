@@ -1,39 +1,21 @@
 //! `cargo xtask bench headroom`: is the built-in load generator the
 //! bottleneck? Against `native_local` `hello` (the fastest target), it and
 //! `wrk -t1` take turns at the same connection count, with the same pinning
-//! (gateway on CPU 0, load on CPU 1), and the ratio of their requests per
-//! second is written to `summary/headroom.csv`. A ratio of at least 1.0 means
-//! our generator delivers at least what wrk does on the same target.
+//! (gateway on CPU 0, load on CPU 1); every round goes to
+//! `raw/headroom/rounds.csv`, and the report computes the ratio of the medians
+//! into `summary/headroom.csv`. A ratio of at least 1.0 means our generator
+//! delivers at least what wrk does on the same target.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
 
 use super::{BenchArgs, Session};
 use crate::load::{self, LoadSpec};
 use crate::manifest::Cell;
-use crate::{results, signals, stats, tools, variants};
-
-#[derive(Debug, Serialize)]
-struct Round {
-    round: usize,
-    tool: String,
-    connections: usize,
-    duration_s: f64,
-    rps: f64,
-    errors: u64,
-}
-
-#[derive(Debug, Serialize)]
-struct Headroom {
-    connections: usize,
-    rounds: usize,
-    ours_rps_median: f64,
-    wrk_rps_median: f64,
-    ratio: f64,
-}
+use crate::report::headroom::{self as summary, Round};
+use crate::{report, results, signals, tools, variants};
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     signals::install();
@@ -52,10 +34,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let outcome = measure(&mut s, &wrk.path);
     let root = s.finish(&outcome)?;
     outcome?;
-    println!(
-        "{}",
-        std::fs::read_to_string(root.join("summary/headroom.csv"))?
-    );
+    report::summarize(&root, !args.no_report)?;
+    println!("{}", std::fs::read_to_string(root.join(summary::SUMMARY))?);
     println!("run folder: {}", root.display());
     Ok(())
 }
@@ -95,24 +75,7 @@ fn measure(s: &mut Session, wrk: &std::path::Path) -> Result<()> {
         }
     }
     running.stop();
-    results::write_csv(&s.path("raw/headroom/rounds.csv"), &rows)?;
-    let median = |tool: &str| {
-        let v: Vec<f64> = rows
-            .iter()
-            .filter(|r| r.tool == tool)
-            .map(|r| r.rps)
-            .collect();
-        stats::median(&v)
-    };
-    let (ours, theirs) = (median("ours"), median("wrk"));
-    let summary = Headroom {
-        connections,
-        rounds,
-        ours_rps_median: (ours * 10.0).round() / 10.0,
-        wrk_rps_median: (theirs * 10.0).round() / 10.0,
-        ratio: (ours / theirs * 1000.0).round() / 1000.0,
-    };
-    results::write_csv(&s.path("summary/headroom.csv"), &[summary])?;
+    results::write_csv(&s.path(summary::RAW), &rows)?;
     s.record(Cell {
         suite: "headroom".to_owned(),
         variant: variant.name.to_owned(),
@@ -121,7 +84,7 @@ fn measure(s: &mut Session, wrk: &std::path::Path) -> Result<()> {
         repeat: None,
         status: "ok".to_owned(),
         error: None,
-        raw: Some("raw/headroom/rounds.csv".to_owned()),
+        raw: Some(summary::RAW.to_owned()),
     })
 }
 

@@ -6,6 +6,7 @@ mod content;
 pub mod document;
 pub mod figures;
 pub mod format;
+pub mod headroom;
 pub mod html;
 pub mod hypotheses;
 pub mod instructions;
@@ -47,6 +48,7 @@ pub fn summarize(root: &Path, render: bool) -> Result<()> {
     let s = summary::compute(root)?;
     summary::write(root, &s)?;
     instructions::write(root)?;
+    headroom::write(root)?;
     if render {
         self::render(root, &s)?;
     }
