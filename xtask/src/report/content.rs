@@ -177,11 +177,15 @@ fn what_ran(d: &mut Document, m: &Manifest) {
 
     let bad: Vec<&Cell> = m.cells.iter().filter(|c| c.status != "ok").collect();
     if bad.is_empty() {
-        d.para(md("No cell failed."));
+        d.para(md("No cell failed or was skipped."));
     } else {
-        d.heading(3, "Cells that failed or were interrupted");
+        d.heading(3, "Cells that failed, were skipped or were interrupted");
+        d.para(md(
+            "None of these is in any table or chart. **skipped**: the cell could not measure \
+             a steady state within the profile's limits (the reason gives the arithmetic).",
+        ));
         let mut t = Table::text(&[
-            "suite", "variant", "workload", "detail", "repeat", "status", "error",
+            "suite", "variant", "workload", "detail", "repeat", "status", "reason",
         ]);
         for c in bad {
             t.row(vec![
