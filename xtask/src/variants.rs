@@ -515,17 +515,7 @@ impl Resolved {
             });
         }
         if self.variant.launch == Launch::Docker {
-            let mut args = vec!["-p".to_owned(), format!("{addr}:18081")];
-            if let Some(cpu) = opts.cpu {
-                args.push(format!("--cpuset-cpus={cpu}"));
-            }
-            for (k, v) in &opts.env {
-                if k != "GATEWAY_LISTEN" && k != "UPSTREAM_ADDR" {
-                    args.push("-e".to_owned());
-                    args.push(format!("{k}={v}"));
-                }
-            }
-            args.push(docker::gateway_image());
+            let args = gateway_container_args(vec!["-p".to_owned(), format!("{addr}:18081")], opts);
             let name = format!("wgb-cold-{}-{port}-{}", std::process::id(), unique());
             let gateway = Container::run(&name, &args)?;
             return Ok(Running {
@@ -600,21 +590,12 @@ impl Resolved {
         up_args.push(docker::UPSTREAM_IMAGE.to_owned());
         let upstream = Container::run(&format!("wgb-upstream-{tag}"), &up_args)?;
 
-        let mut gw_args = vec![
+        let gw_args = vec![
             format!("--network=container:{}", upstream.id),
             "-e".to_owned(),
             "UPSTREAM_ADDR=127.0.0.1:18080".to_owned(),
         ];
-        if let Some(cpu) = opts.cpu {
-            gw_args.push(format!("--cpuset-cpus={cpu}"));
-        }
-        for (k, v) in &opts.env {
-            if k != "GATEWAY_LISTEN" && k != "UPSTREAM_ADDR" {
-                gw_args.push("-e".to_owned());
-                gw_args.push(format!("{k}={v}"));
-            }
-        }
-        gw_args.push(docker::gateway_image());
+        let gw_args = gateway_container_args(gw_args, opts);
         let gateway = Container::run(&format!("wgb-gateway-{tag}"), &gw_args)?;
         if !gateway.running() {
             bail!("gateway container exited at once: {}", gateway.logs_tail());
@@ -641,13 +622,20 @@ impl Resolved {
 /// `docker run` arguments of `native_docker_host`: the host's network, the
 /// gateway listening on `listen` and reaching the host's upstream directly.
 fn docker_host_args(listen: SocketAddr, opts: &StartOpts) -> Vec<String> {
-    let mut args = vec![
+    let network = vec![
         "--network=host".to_owned(),
         "-e".to_owned(),
         format!("GATEWAY_LISTEN={listen}"),
         "-e".to_owned(),
         format!("UPSTREAM_ADDR={}", opts.upstream),
     ];
+    gateway_container_args(network, opts)
+}
+
+/// The gateway container's `docker run` arguments after its network ones:
+/// pinned like a host gateway, the gateway settings passed on (its address
+/// and upstream are the network's business), then the image.
+fn gateway_container_args(mut args: Vec<String>, opts: &StartOpts) -> Vec<String> {
     if let Some(cpu) = opts.cpu {
         args.push(format!("--cpuset-cpus={cpu}"));
     }
