@@ -5,7 +5,7 @@
 //! all under one temporary folder that [`Host::cleanup`] removes.
 //!
 //! This module is the transport only, tested against a local sshd
-//! (tests/ssh.rs). The suites do not use it yet: there is no
+//! (tests/it/ssh.rs). The suites do not use it yet: there is no
 //! `--server-host` flag until a variant can be started, pinned, sampled,
 //! cold-timed and stopped through it.
 

@@ -1,6 +1,8 @@
 //! `cargo xtask run VARIANT` serves until SIGTERM and then leaves nothing
 //! behind: no gateway or upstream process, no container.
 
+use crate::support::{alive, owner_label};
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
@@ -26,11 +28,6 @@ fn children_of(pid: u32) -> Vec<u32> {
         }
     }
     kids
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
 }
 
 fn run_then_terminate(variant: &str, expected_hello: &str) {
@@ -87,7 +84,7 @@ fn run_then_terminate(variant: &str, expected_hello: &str) {
     assert!(probe::get(addr, "/", Duration::from_millis(500)).is_err());
     let containers = Command::new("docker")
         .args(["ps", "-aq", "--filter"])
-        .arg(format!("label=wasm-gateway-bench.owner={pid}"))
+        .arg(owner_label(pid))
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();

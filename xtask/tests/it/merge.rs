@@ -4,21 +4,12 @@
 //! summaries are the unsplit run's, and mixed machines are refused unless
 //! allowed, and then the report says so at the top.
 
+use crate::support::{copy_tree, fixture};
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use xtask::merge::{self, parts::MergeInfo};
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run_mixed")
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wgb-merge-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Files under `dir`, relative, sorted.
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -36,13 +27,6 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for rel in files(from) {
-        std::fs::create_dir_all(to.join(&rel).parent().unwrap()).unwrap();
-        std::fs::copy(from.join(&rel), to.join(&rel)).unwrap();
-    }
 }
 
 /// The variant a raw file belongs to: `cold/<v>.csv`, `*/<v>__...`.
@@ -127,7 +111,7 @@ fn assert_same_tree(x: &Path, y: &Path) {
 
 #[test]
 fn merged_run_is_the_same_whatever_the_order_and_summarizes_as_the_whole() {
-    let base = temp("order");
+    let base = temp!("order");
     let (a, b) = two_parts(&base, |_| {});
     let ab = merge::merge(&[a.clone(), b.clone()], &base.join("ab"), false).unwrap();
     let ba = merge::merge(&[b.clone(), a.clone()], &base.join("ba"), false).unwrap();
@@ -193,7 +177,7 @@ fn merged_run_is_the_same_whatever_the_order_and_summarizes_as_the_whole() {
 
 #[test]
 fn mixed_machines_are_refused_unless_allowed_and_then_reported_at_the_top() {
-    let base = temp("mixed");
+    let base = temp!("mixed");
     let (a, b) = two_parts(&base, |m| {
         m["machine"]["cpu_model"] = Value::String("Other CPU @ 3.0GHz".into());
         m["versions"]["kernel"] = Value::String("Linux 6.12.0 x86_64".into());
@@ -225,7 +209,7 @@ fn mixed_machines_are_refused_unless_allowed_and_then_reported_at_the_top() {
 
 #[test]
 fn a_cell_measured_in_two_parts_is_refused() {
-    let base = temp("clash");
+    let base = temp!("clash");
     let a = part(
         &base.join("one"),
         NATIVE,

@@ -2,22 +2,14 @@
 //! Bencher Metric Format and as github-action-benchmark's custom JSON; every
 //! exported number is the report's own.
 
-use std::path::{Path, PathBuf};
+use crate::support::fixture;
+
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 use xtask::export::metrics::{self, Kind};
 use xtask::report::{figures, instructions::InstructionsRow, summary};
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run_mixed")
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wgb-export-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 fn read(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -38,7 +30,7 @@ fn xtask(args: &[&str]) {
 
 #[test]
 fn bmf_holds_the_reports_figures_in_bencher_units() {
-    let out = temp("bmf");
+    let out = temp!("bmf");
     let run = fixture();
     xtask(&[
         "export",
@@ -86,7 +78,7 @@ fn bmf_holds_the_reports_figures_in_bencher_units() {
 
 #[test]
 fn gab_splits_bigger_and_smaller_is_better() {
-    let out = temp("gab");
+    let out = temp!("gab");
     let run = fixture();
     xtask(&[
         "export",

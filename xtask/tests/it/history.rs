@@ -4,33 +4,12 @@
 //! commit, draws a chart per workload and one for cold start, and is the
 //! same whatever the order of the inputs.
 
+use crate::support::{copy_tree, fixture};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run_mixed")
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wgb-history-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-            copy_tree(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
 
 /// A copy of the fixture run as commit `revision` (dated `date`, or not
 /// dated), started at `started`.
@@ -73,7 +52,7 @@ fn history(runs: &[&PathBuf], out: &Path) {
 
 #[test]
 fn history_orders_by_commit_date_links_commits_and_draws_a_chart_per_workload() {
-    let base = temp("page");
+    let base = temp!("page");
     // The oldest commit is given last; the undated one sits at its start.
     let newest = run(
         &base.join("r-new"),

@@ -4,21 +4,13 @@
 //! one real A/A with the calibration knob (needs `cargo xtask build` first,
 //! as bench_all.rs).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use xtask::callgrind::InstructionsRaw;
 use xtask::manifest::{Cell, Git, Manifest, VariantStatus};
 use xtask::raw::ColdSample;
 use xtask::report::summary;
-
-/// A fresh temporary folder per test.
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wgb-compare-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Fixed "noise": multipliers around 1 with a mean of exactly 1.
 const WIGGLE: [f64; 6] = [0.0, 0.6, -0.4, 0.9, -0.8, -0.3];
@@ -260,7 +252,7 @@ fn text(out: &Output) -> String {
 
 /// Write base and head, compare with --json, return (exit code, json, output).
 fn run_pair(name: &str, base: Run, head: Run) -> (i32, serde_json::Value, String) {
-    let dir = temp(name);
+    let dir = temp!(name);
     let (b, h) = (dir.join("base"), dir.join("head"));
     base.write(&b, "b".repeat(40).as_str());
     head.write(&h, "e".repeat(40).as_str());
@@ -452,7 +444,7 @@ fn slower_cold_start_and_warm_latency_are_regressions() {
 
 #[test]
 fn the_threshold_decides_what_counts() {
-    let dir = temp("threshold");
+    let dir = temp!("threshold");
     let (b, h) = (dir.join("base"), dir.join("head"));
     Run::new()
         .rps(
@@ -481,7 +473,7 @@ fn the_threshold_decides_what_counts() {
 
 #[test]
 fn garbage_input_exits_2_with_a_message() {
-    let dir = temp("garbage");
+    let dir = temp!("garbage");
     let good = dir.join("good");
     full(12_000.0, 0.01, &WIGGLE, 1.0, 60.0).write(&good, "g");
 
@@ -578,7 +570,7 @@ fn cells_in_one_run_only_are_listed_not_failed() {
 
 #[test]
 fn the_library_and_the_command_agree() {
-    let dir = temp("library");
+    let dir = temp!("library");
     let (b, h) = (dir.join("base"), dir.join("head"));
     full(12_000.0, 0.02, &WIGGLE, 1.0, 60.0).write(&b, "b");
     full(11_000.0, 0.02, &WIGGLE2, 1.0, 60.0).write(&h, "h");
@@ -628,7 +620,7 @@ fn two_percent_more_instructions_is_a_regression() {
 
 #[test]
 fn the_instructions_threshold_is_its_own() {
-    let dir = temp("instr-threshold");
+    let dir = temp!("instr-threshold");
     let (b, h) = (dir.join("base"), dir.join("head"));
     Run::new()
         .instructions("native_local", "hello", &[10_000.0, 10_001.0])
@@ -846,7 +838,7 @@ fn a_client_bound_cell_is_judged_on_cpu_per_request() {
 /// one repeat per round, and the detector flags the slowdown (exit 1).
 #[test]
 fn bench_aa_with_the_calibration_knob_flags_head() {
-    let out = temp("aa").join("ab");
+    let out = temp!("aa").join("ab");
     let run = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args([
             "bench",

@@ -4,9 +4,11 @@
 //! hypothesis rules on synthetic rows. No gateway is started.
 //!
 //! The fixture is written by `regenerate_fixture` below (ignored; run it with
-//! `cargo test -p xtask --test report -- --ignored regenerate_fixture` after
+//! `cargo test -p xtask --test it -- --ignored regenerate_fixture` after
 //! a change to the raw formats) and checked against it by
 //! `fixture_matches_its_generator`.
+
+use crate::support::{copy_tree, fixture};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,30 +19,6 @@ use xtask::raw::{ColdSample, ThroughputRaw, WarmSample};
 use xtask::report::hypotheses::{self, Verdict};
 use xtask::report::summary::{Bound, ColdRow, Summary, ThroughputRow, WarmRow};
 use xtask::sample::Sample;
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run_mixed")
-}
-
-/// A fresh, empty temporary folder for one test.
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wgb-report-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 /// Every file under `dir`, relative path to bytes.
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -73,8 +51,8 @@ fn read(path: &Path) -> String {
 
 /// The fixture copied to a temp folder and reported once.
 fn reported(name: &str) -> PathBuf {
-    let run = temp(name).join("run");
-    copy_dir(&fixture(), &run);
+    let run = temp!(name).join("run");
+    copy_tree(&fixture(), &run);
     xtask::report::summarize(&run, true).unwrap();
     run
 }
@@ -470,7 +448,7 @@ fn regenerate_fixture() {
 
 #[test]
 fn fixture_matches_its_generator() {
-    let dir = temp("generated");
+    let dir = temp!("generated");
     generate(&dir);
     let generated = tree(&dir);
     let committed = tree(&fixture());
@@ -888,7 +866,7 @@ fn index_html_is_one_self_contained_page() {
 
 #[test]
 fn a_run_with_no_data_reports_not_measured_and_draws_nothing() {
-    let run = temp("empty").join("run");
+    let run = temp!("empty").join("run");
     std::fs::create_dir_all(&run).unwrap();
     std::fs::copy(fixture().join("manifest.json"), run.join("manifest.json")).unwrap();
     // A chart left from an earlier rendering must go.

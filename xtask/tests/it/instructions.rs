@@ -8,7 +8,7 @@
 //! knob GATEWAY_CALIBRATION_SPIN raises the count, and `bench aa --suite
 //! instructions` exits 1 with the knob in head and 0 without it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn valgrind() -> bool {
@@ -20,12 +20,6 @@ fn valgrind() -> bool {
         eprintln!("skipped: valgrind is not installed (apt-get install valgrind)");
     }
     found
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wgb-instr-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }
 
 /// `cargo xtask ARGS --out OUT`, measuring what is built (`cargo xtask
@@ -74,7 +68,7 @@ fn native_counts_repeat_and_the_spin_knob_raises_them() {
     if !valgrind() {
         return;
     }
-    let dir = temp("native");
+    let dir = temp!("native");
     let plain = dir.join("plain");
     let out = xtask(
         &[
@@ -162,7 +156,7 @@ fn embedded_counts_of_three_processes_agree_within_a_tenth_of_a_percent() {
     if !valgrind() {
         return;
     }
-    let root = temp("embedded");
+    let root = temp!("embedded");
     let out = xtask(
         &[
             "bench",
@@ -189,7 +183,7 @@ fn docker_variants_are_skipped_with_a_reason() {
     if !valgrind() {
         return;
     }
-    let root = temp("docker");
+    let root = temp!("docker");
     let out = xtask(
         &[
             "bench",
@@ -220,7 +214,7 @@ fn bench_aa_suite_instructions_flags_the_spin_knob_and_passes_without_it() {
     if !valgrind() {
         return;
     }
-    let dir = temp("aa");
+    let dir = temp!("aa");
     let args = [
         "bench",
         "aa",

@@ -14,7 +14,7 @@ const UPSTREAM_TEXT: &str = "hello-from-upstream";
 
 /// The `json` workload's body, as written out by hand next to the work
 /// module: every variant must send these bytes (after `wasm:`).
-const JSON_SUMMARY: &str = include_str!("../../gateway-wasm/work/src/order.summary.json");
+const JSON_SUMMARY: &str = include_str!("../../../gateway-wasm/work/src/order.summary.json");
 
 /// The compute workload's definition, written again here on purpose: state
 /// starts as 32 zero bytes and becomes sha256(state) `iters` times.

@@ -6,17 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wgb-cold-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// `--version` calls the harness made during `bench cold` with `samples`
 /// samples per repeat.
 fn version_calls(real: &Path, samples: usize) -> usize {
-    let dir = temp(&format!("s{samples}"));
+    let dir = temp!(&format!("s{samples}"));
     let log = dir.join("calls.log");
     let stub = dir.join("wasmtime");
     std::fs::write(

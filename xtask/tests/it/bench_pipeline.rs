@@ -4,6 +4,8 @@
 //! runs them: parts laid out as `download-artifact` leaves them, merged,
 //! exported, and put on a history with an earlier run.
 
+use crate::support::fixture;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -84,10 +86,6 @@ fn xtask(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run_mixed")
 }
 
 fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&str) -> bool) {

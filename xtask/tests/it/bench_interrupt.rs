@@ -1,6 +1,8 @@
 //! Ctrl-C in the middle of a suite: the run stops, every process and
 //! container it started is gone, and the manifest keeps what finished.
 
+use crate::support::{alive, owner_label};
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,11 +32,6 @@ fn descendants(pid: u32) -> Vec<u32> {
         }
     }
     out
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
 }
 
 #[test]
@@ -107,7 +104,7 @@ fn sigint_mid_suite_tears_everything_down_and_keeps_finished_cells() {
     }
     let containers = Command::new("docker")
         .args(["ps", "-aq", "--filter"])
-        .arg(format!("label=wasm-gateway-bench.owner={pid}"))
+        .arg(owner_label(pid))
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
