@@ -1,0 +1,23 @@
+//! xtask's integration tests, one binary: one link step instead of one per
+//! file, and the helpers every file needs in `support`.
+
+#[macro_use]
+mod support;
+
+mod bench_all;
+mod bench_interrupt;
+mod bench_pipeline;
+mod cold;
+mod compare;
+mod docker_relay;
+mod export;
+mod history;
+mod instructions;
+mod load;
+mod merge;
+mod report;
+mod run_command;
+mod sampler;
+mod ssh;
+mod variants;
+mod workflows;

@@ -1,0 +1,49 @@
+//! Helpers shared by the test modules.
+
+use std::path::{Path, PathBuf};
+
+/// A fresh, empty scratch folder, named after the calling module so that
+/// modules sharing this binary (and its process id) never collide.
+macro_rules! temp {
+    ($name:expr) => {
+        $crate::support::temp_in(module_path!(), $name)
+    };
+}
+
+pub fn temp_in(module: &str, name: &str) -> PathBuf {
+    let module = module.rsplit("::").next().unwrap_or(module);
+    let dir = std::env::temp_dir().join(format!("wgb-{module}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The committed run folder most report, export, merge and history tests
+/// start from.
+pub fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run_mixed")
+}
+
+/// Copy a folder tree.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
+}
+
+/// The Docker label the harness puts on every container it starts.
+pub fn owner_label(pid: u32) -> String {
+    format!("label=wasm-gateway-bench.owner={pid}")
+}
