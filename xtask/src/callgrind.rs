@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::rundata::InstructionsKey;
+
 /// The options every counted gateway runs with (before the program).
 /// `--dump-line=no`: costs per function only, a smaller dump per request.
 pub fn valgrind_args(out_dir: &Path) -> Vec<String> {
@@ -84,8 +86,17 @@ pub struct InstructionsRaw {
 }
 
 impl InstructionsRaw {
+    /// The file's name in `raw/instructions/` (see [`InstructionsKey`]).
     pub fn file_name(variant: &str, workload: &str, repeat: usize) -> String {
-        format!("{variant}__{workload}__r{repeat}.json")
+        let key = InstructionsKey {
+            variant: variant.to_owned(),
+            workload: workload.to_owned(),
+            repeat,
+        };
+        let path = key.path();
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 }
 

@@ -24,6 +24,7 @@ pub mod raw;
 pub mod report;
 pub mod results;
 pub mod run;
+pub mod rundata;
 pub mod sample;
 pub mod signals;
 pub mod ssh;

@@ -9,6 +9,7 @@ use std::process::Command;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use crate::rundata::{CellStatus, RunProfile, Suite, VariantState};
 use crate::{docker, results, tools, wasmtime_cli};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -16,7 +17,8 @@ pub struct Manifest {
     pub schema: u32,
     pub command: String,
     pub suites: Vec<String>,
-    pub profile: serde_json::Value,
+    /// `None` (`null`) in a run folder made without one (an A/B arm that never ran).
+    pub profile: Option<RunProfile>,
     pub status: String,
     pub started: String,
     pub finished: Option<String>,
@@ -79,8 +81,7 @@ pub struct Pinning {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VariantStatus {
     pub name: String,
-    /// `ran`, `skipped` or `failed` (failed in at least one cell).
-    pub status: String,
+    pub status: VariantState,
     pub reason: Option<String>,
 }
 
@@ -88,13 +89,12 @@ pub struct VariantStatus {
 /// or a throughput (workload, connections/rate, repeat) run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cell {
-    pub suite: String,
+    pub suite: Suite,
     pub variant: String,
     pub workload: Option<String>,
     pub detail: String,
     pub repeat: Option<usize>,
-    /// `ok` or `failed`.
-    pub status: String,
+    pub status: CellStatus,
     pub error: Option<String>,
     /// The raw file, relative to the run folder.
     pub raw: Option<String>,

@@ -14,6 +14,7 @@ use anyhow::{bail, Result};
 use super::Session;
 use crate::manifest::Cell;
 use crate::raw::ColdSample;
+use crate::rundata::{CellStatus, ColdKey, HyperfineKey, Method, Suite};
 use crate::variants::Resolved;
 use crate::{docker, probe, results, signals};
 
@@ -21,10 +22,10 @@ const POLL: Duration = Duration::from_micros(100);
 const GIVE_UP: Duration = Duration::from_secs(60);
 
 pub fn run(s: &mut Session) -> Result<()> {
-    if s.methods.iter().any(|m| m == "harness") {
+    if s.methods.contains(&Method::Harness) {
         harness(s)?;
     }
-    if s.methods.iter().any(|m| m == "hyperfine") {
+    if s.methods.contains(&Method::Hyperfine) {
         hyperfine(s)?;
     }
     Ok(())
@@ -40,16 +41,19 @@ fn harness(s: &mut Session) -> Result<()> {
             }
             let label = format!("cold {} repeat {}", variant.name, repeat + 1);
             s.progress.cell(&label);
-            let raw = format!("raw/cold/{}.csv", variant.name);
+            let raw = ColdKey {
+                variant: variant.name.to_owned(),
+            }
+            .path();
             let mut cell = Cell {
-                suite: "cold".to_owned(),
+                suite: Suite::Cold,
                 variant: variant.name.to_owned(),
                 workload: Some("hello".to_owned()),
                 detail: format!("harness, {samples} samples"),
                 repeat: Some(repeat),
-                status: "ok".to_owned(),
+                status: CellStatus::Ok,
                 error: None,
-                raw: Some(raw.clone()),
+                raw: Some(raw.display().to_string()),
             };
             let mut outcome = String::new();
             let resolved = variant.resolve().map_err(anyhow::Error::msg);
@@ -66,7 +70,7 @@ fn harness(s: &mut Session) -> Result<()> {
                         ms,
                     }),
                     Err(e) => {
-                        cell.status = "failed".to_owned();
+                        cell.status = CellStatus::Failed;
                         cell.error = Some(format!("sample {i}: {e:#}"));
                         outcome = format!("failed: {e:#}");
                         break;
@@ -139,7 +143,10 @@ fn hyperfine(s: &mut Session) -> Result<()> {
         }
         let label = format!("cold {} (hyperfine)", variant.name);
         s.progress.cell(&label);
-        let raw = format!("raw/cold/{}.hyperfine.json", variant.name);
+        let raw = HyperfineKey {
+            variant: variant.name.to_owned(),
+        }
+        .path();
         let port = probe::free_port()?;
         let script = match variant
             .resolve()
@@ -168,24 +175,27 @@ fn hyperfine(s: &mut Session) -> Result<()> {
             .output();
         docker::sweep_own();
         let (status, error) = match out {
-            Ok(o) if o.status.success() => ("ok", None),
+            Ok(o) if o.status.success() => (CellStatus::Ok, None),
             Ok(o) => (
-                "failed",
+                CellStatus::Failed,
                 Some(String::from_utf8_lossy(&o.stderr).trim().to_owned()),
             ),
-            Err(e) => ("failed", Some(e.to_string())),
+            Err(e) => (CellStatus::Failed, Some(e.to_string())),
         };
-        s.progress
-            .done(&label, Duration::from_secs_f64(0.3 * runs as f64), status);
+        s.progress.done(
+            &label,
+            Duration::from_secs_f64(0.3 * runs as f64),
+            status.name(),
+        );
         s.record(Cell {
-            suite: "cold".to_owned(),
+            suite: Suite::Cold,
             variant: variant.name.to_owned(),
             workload: Some("hello".to_owned()),
             detail: format!("hyperfine, {runs} runs"),
             repeat: None,
-            status: status.to_owned(),
+            status,
             error,
-            raw: Some(raw),
+            raw: Some(raw.display().to_string()),
         })?;
     }
     Ok(())

@@ -15,6 +15,7 @@ use super::{BenchArgs, Session};
 use crate::load::{self, LoadSpec};
 use crate::manifest::Cell;
 use crate::report::headroom::{self as summary, Round};
+use crate::rundata::{CellStatus, Suite};
 use crate::{report, results, signals, tools, variants};
 
 pub fn run(args: &BenchArgs) -> Result<()> {
@@ -30,7 +31,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     args.duration.get_or_insert(5.0);
     args.repeats.get_or_insert(3);
-    let mut s = Session::open(&args, &["headroom"])?;
+    let mut s = Session::open(&args, &[Suite::Headroom])?;
     let outcome = measure(&mut s, &wrk.path);
     let root = s.finish(&outcome)?;
     outcome?;
@@ -77,12 +78,12 @@ fn measure(s: &mut Session, wrk: &std::path::Path) -> Result<()> {
     running.stop();
     results::write_csv(&s.path(summary::RAW), &rows)?;
     s.record(Cell {
-        suite: "headroom".to_owned(),
+        suite: Suite::Headroom,
         variant: variant.name.to_owned(),
         workload: Some("hello".to_owned()),
         detail: format!("ours vs wrk -t1, {connections} connections, {rounds} rounds"),
         repeat: None,
-        status: "ok".to_owned(),
+        status: CellStatus::Ok,
         error: None,
         raw: Some(summary::RAW.to_owned()),
     })

@@ -34,6 +34,7 @@ use super::{BenchArgs, Session};
 use crate::callgrind::{self, InstructionsRaw};
 use crate::manifest::Cell;
 use crate::process::{self, Proc};
+use crate::rundata::{CellStatus, InstructionsKey, Suite, VariantState};
 use crate::variants::Variant;
 use crate::workloads::Workload;
 use crate::{probe, report, results, signals, tools};
@@ -69,7 +70,7 @@ pub fn run(args: &InstructionsArgs) -> Result<()> {
         bail!("--requests must be at least 1");
     }
     signals::install();
-    let mut session = Session::open(&args.bench, &["instructions"])?;
+    let mut session = Session::open(&args.bench, &[Suite::Instructions])?;
     let outcome = measure(&mut session, args);
     let root = session.finish(&outcome)?;
     report::summarize(&root, !args.bench.no_report)?;
@@ -132,7 +133,7 @@ fn skip(s: &mut Session, variant: &Variant, reason: &str) -> Result<()> {
     s.progress
         .note(&format!("{}: skipped: {reason}", variant.name));
     if let Some(v) = s.manifest.variant_mut(variant.name) {
-        v.status = "skipped".to_owned();
+        v.status = VariantState::Skipped;
         v.reason = Some(reason.to_owned());
     }
     s.manifest.write(&s.run.root)
@@ -145,7 +146,7 @@ fn measure_variant(
     repeat: usize,
     valgrind: &tools::Found,
 ) -> Result<()> {
-    let work = s.path(&format!("meta/callgrind/.work-{}-r{repeat}", variant.name));
+    let work = s.path(format!("meta/callgrind/.work-{}-r{repeat}", variant.name));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let started = start(s, variant, &work, valgrind);
@@ -171,10 +172,14 @@ fn measure_variant(
         s.progress.cell(&label);
         let t0 = Instant::now();
         let counted = count(&mut gateway, addr, &work, workload, args);
-        let raw_rel = format!(
-            "raw/instructions/{}",
-            InstructionsRaw::file_name(variant.name, workload.name, repeat)
-        );
+        let raw_rel = InstructionsKey {
+            variant: variant.name.to_owned(),
+            workload: workload.name.to_owned(),
+            repeat,
+        }
+        .path()
+        .display()
+        .to_string();
         let outcome = match counted {
             Ok((gw, children, last_dump)) => {
                 let mut all = callgrind::Counts::default();
@@ -205,7 +210,7 @@ fn measure_variant(
                 };
                 results::write_json(&s.path(&raw_rel), &record)?;
                 if let Some(dump) = last_dump {
-                    let keep = s.path(&format!(
+                    let keep = s.path(format!(
                         "meta/callgrind/{}__{}__r{repeat}.gateway.callgrind",
                         variant.name, workload.name
                     ));
@@ -224,7 +229,7 @@ fn measure_variant(
         };
         s.progress.done(&label, t0.elapsed(), &text);
         let mut c = cell(variant, workload, repeat, outcome.map(|_| ()));
-        if c.status == "ok" {
+        if c.status == CellStatus::Ok {
             c.raw = Some(raw_rel);
         }
         s.record(c)?;
@@ -419,12 +424,16 @@ fn cell(
     outcome: Result<(), String>,
 ) -> Cell {
     Cell {
-        suite: "instructions".to_owned(),
+        suite: Suite::Instructions,
         variant: variant.name.to_owned(),
         workload: Some(workload.name.to_owned()),
         detail: String::new(),
         repeat: Some(repeat),
-        status: if outcome.is_ok() { "ok" } else { "failed" }.to_owned(),
+        status: if outcome.is_ok() {
+            CellStatus::Ok
+        } else {
+            CellStatus::Failed
+        },
         error: outcome.err(),
         raw: None,
     }

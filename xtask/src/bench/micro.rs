@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::manifest::{self, Manifest};
 use crate::results::{self, RunDir};
+use crate::rundata::{MicroKey, RunStatus};
 use crate::{paths, report};
 
 #[derive(clap::Args, Debug)]
@@ -52,7 +53,7 @@ pub fn run(args: &MicroArgs) -> Result<()> {
     let copied = outcome?;
     if args.into.is_none() {
         let mut m = Manifest::read(&root)?;
-        m.status = "complete".to_owned();
+        m.status = RunStatus::Complete.name().to_owned();
         m.finished = Some(super::session::now());
         m.write(&root)?;
     }
@@ -153,14 +154,21 @@ fn copy_estimates(home: &Path, root: &Path) -> Result<usize> {
             if !estimates.is_file() {
                 continue;
             }
-            let name = format!(
-                "{}__{}.json",
-                group.file_name().unwrap_or_default().to_string_lossy(),
-                bench.file_name().unwrap_or_default().to_string_lossy()
-            );
+            let key = MicroKey {
+                group: group
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into(),
+                bench: bench
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into(),
+            };
             let bytes = std::fs::read(&estimates)
                 .with_context(|| format!("reading {}", estimates.display()))?;
-            results::write_atomic(&dest.join(name), &bytes)?;
+            results::write_atomic(&root.join(key.path()), &bytes)?;
             copied += 1;
         }
     }

@@ -22,6 +22,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+use crate::rundata::{Client, Method, Suite};
 use crate::{report, signals};
 
 #[derive(clap::Subcommand, Debug)]
@@ -92,11 +93,11 @@ pub struct BenchArgs {
     /// Cold-start method: harness (exec to first 200, timed inside) and/or
     /// hyperfine (the study's method, side by side).
     #[arg(long, value_delimiter = ',', default_value = "harness")]
-    pub method: Vec<String>,
+    pub method: Vec<Method>,
     /// Warm-latency client: persistent (one keep-alive connection) and/or
     /// curl (the study's curl per request).
     #[arg(long, value_delimiter = ',', default_value = "persistent,curl")]
-    pub client: Vec<String>,
+    pub client: Vec<Client>,
     /// Run folder to create (default: results/runs/<UTC timestamp>, and
     /// results/latest points at it).
     #[arg(long)]
@@ -136,11 +137,11 @@ pub fn parse_env(text: &str) -> Result<(String, String), String> {
 pub fn run(cmd: &BenchCmd) -> Result<ExitCode> {
     // What a killed harness left behind goes first, whichever suite this is.
     crate::stale::sweep_at_start();
-    let (suites, args): (&[&str], &BenchArgs) = match cmd {
-        BenchCmd::Cold(a) => (&["cold"], a),
-        BenchCmd::Warm(a) => (&["warm"], a),
-        BenchCmd::Throughput(a) => (&["throughput"], a),
-        BenchCmd::All(a) => (&["cold", "warm", "throughput"], a),
+    let (suites, args): (&[Suite], &BenchArgs) = match cmd {
+        BenchCmd::Cold(a) => (&[Suite::Cold], a),
+        BenchCmd::Warm(a) => (&[Suite::Warm], a),
+        BenchCmd::Throughput(a) => (&[Suite::Throughput], a),
+        BenchCmd::All(a) => (&[Suite::Cold, Suite::Warm, Suite::Throughput], a),
         BenchCmd::Headroom(a) => {
             build_first(a)?;
             return headroom::run(a).map(|()| ExitCode::SUCCESS);
@@ -182,16 +183,16 @@ fn build_first(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_suites(session: &mut Session, suites: &[&str]) -> Result<()> {
+fn run_suites(session: &mut Session, suites: &[Suite]) -> Result<()> {
     for suite in suites {
         if signals::interrupted() {
             break;
         }
-        match *suite {
-            "cold" => cold::run(session)?,
-            "warm" => warm::run(session)?,
-            "throughput" => throughput::run(session)?,
-            _ => unreachable!("suites are fixed above"),
+        match suite {
+            Suite::Cold => cold::run(session)?,
+            Suite::Warm => warm::run(session)?,
+            Suite::Throughput => throughput::run(session)?,
+            Suite::Headroom | Suite::Instructions => unreachable!("suites are fixed above"),
         }
     }
     Ok(())

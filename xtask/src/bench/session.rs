@@ -4,7 +4,7 @@
 //! options and hand it each finished cell.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -13,6 +13,7 @@ use super::{BenchArgs, Profile};
 use crate::manifest::{self, Cell, Manifest, Pinning, VariantStatus};
 use crate::progress::Progress;
 use crate::results::{self, RunDir};
+use crate::rundata::{CellStatus, Client, Method, RunStatus, Suite, VariantState};
 use crate::upstream::Upstream;
 use crate::variants::{self, StartOpts, Variant};
 use crate::workloads::{self, Workload};
@@ -24,8 +25,8 @@ pub struct Session {
     pub profile: Profile,
     pub variants: Vec<&'static Variant>,
     pub workloads: Vec<&'static Workload>,
-    pub methods: Vec<String>,
-    pub clients: Vec<String>,
+    pub methods: Vec<Method>,
+    pub clients: Vec<Client>,
     pub seed: u64,
     pub gateway_cpu: Option<usize>,
     pub load_cpu: Option<usize>,
@@ -36,7 +37,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn open(args: &BenchArgs, suites: &[&str]) -> Result<Session> {
+    pub fn open(args: &BenchArgs, suites: &[Suite]) -> Result<Session> {
         let mut profile = Profile::by_name(&args.profile)?;
         if !args.connections.is_empty() {
             profile.connections = args.connections.clone();
@@ -71,16 +72,6 @@ impl Session {
         if profile.connections.contains(&0) || profile.keepalive_connections.contains(&0) {
             bail!("--connections levels must be at least 1");
         }
-        for m in &args.method {
-            if m != "harness" && m != "hyperfine" {
-                bail!("unknown --method {m:?}; use harness and/or hyperfine");
-            }
-        }
-        for c in &args.client {
-            if c != "persistent" && c != "curl" {
-                bail!("unknown --client {c:?}; use persistent and/or curl");
-            }
-        }
 
         let selected = variants::select(&args.variants)?;
         let workloads: Vec<&'static Workload> = if args.workloads.is_empty() {
@@ -113,8 +104,8 @@ impl Session {
         let mut manifest = Manifest {
             schema: 1,
             command: std::env::args().collect::<Vec<_>>().join(" "),
-            suites: suites.iter().map(|s| s.to_string()).collect(),
-            profile: serde_json::to_value(&profile)?,
+            suites: suites.iter().map(|s| s.name().to_owned()).collect(),
+            profile: Some((&profile).into()),
             status: "running".to_owned(),
             started: now(),
             git: manifest::git(),
@@ -149,7 +140,7 @@ impl Session {
                     runnable.push(variant);
                     manifest.variants.push(VariantStatus {
                         name: variant.name.to_owned(),
-                        status: "ran".to_owned(),
+                        status: VariantState::Ran,
                         reason: None,
                     });
                 }
@@ -157,7 +148,7 @@ impl Session {
                     progress.note(&format!("{}: skipped: {reason}", variant.name));
                     manifest.variants.push(VariantStatus {
                         name: variant.name.to_owned(),
-                        status: "skipped".to_owned(),
+                        status: VariantState::Skipped,
                         reason: Some(reason),
                     });
                 }
@@ -167,7 +158,7 @@ impl Session {
 
         let needs_upstream = runnable.iter().any(|v| v.needs_host_upstream())
             && workloads.iter().any(|w| w.name == "proxy")
-            && suites.iter().any(|s| *s != "cold");
+            && suites.iter().any(|s| *s != Suite::Cold);
         let upstream = if needs_upstream {
             Some(Upstream::start(
                 "127.0.0.1:0".parse().expect("a literal address"),
@@ -223,14 +214,14 @@ impl Session {
 
     /// Record a finished (or failed) cell in the manifest, on disk at once.
     pub fn record(&mut self, mut cell: Cell) -> Result<()> {
-        if cell.status == "failed" && signals::interrupted() {
+        if cell.status == CellStatus::Failed && signals::interrupted() {
             // Cut short by Ctrl-C: not the variant's failure.
-            cell.status = "interrupted".to_owned();
+            cell.status = CellStatus::Interrupted;
             cell.raw = None;
         }
-        if cell.status == "failed" {
+        if cell.status == CellStatus::Failed {
             if let Some(v) = self.manifest.variant_mut(&cell.variant) {
-                v.status = "failed".to_owned();
+                v.status = VariantState::Failed;
                 if v.reason.is_none() {
                     v.reason = cell.error.clone();
                 }
@@ -240,8 +231,8 @@ impl Session {
         self.manifest.write(&self.run.root)
     }
 
-    pub fn path(&self, rel: &str) -> PathBuf {
-        self.run.path(rel)
+    pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.run.root.join(rel)
     }
 
     /// Final manifest status; tears down the upstream and any container.
@@ -250,11 +241,11 @@ impl Session {
         self.upstream.take();
         docker::sweep_own();
         self.manifest.status = if signals::interrupted() {
-            "interrupted".to_owned()
+            RunStatus::Interrupted.name().to_owned()
         } else if let Err(e) = outcome {
             format!("failed: {e:#}")
         } else {
-            "complete".to_owned()
+            RunStatus::Complete.name().to_owned()
         };
         self.manifest.finished = Some(now());
         self.manifest.write(&self.run.root)?;
@@ -274,16 +265,16 @@ fn plan(
     profile: &Profile,
     variants: &[&Variant],
     workloads: &[&Workload],
-    suites: &[&str],
+    suites: &[Suite],
     args: &BenchArgs,
 ) -> Duration {
     let v = variants.len() as f64;
     let w = workloads.len() as f64;
     let mut secs = 0.0;
-    if suites.contains(&"cold") {
+    if suites.contains(&Suite::Cold) {
         secs += v * (profile.cold_repeats * profile.cold_samples) as f64 * 0.3;
     }
-    if suites.contains(&"warm") {
+    if suites.contains(&Suite::Warm) {
         let per_request = 0.005 * args.client.len() as f64;
         secs += v
             * w
@@ -291,7 +282,7 @@ fn plan(
             * (profile.warm_warmup + profile.warm_requests) as f64
             * per_request;
     }
-    if suites.contains(&"throughput") {
+    if suites.contains(&Suite::Throughput) {
         let cells = (profile.connections.len()
             + profile.keepalive_connections.len()
             + profile.rates.len()) as f64;

@@ -21,6 +21,7 @@ use super::Session;
 use crate::load::{self, Edge, LoadResult, LoadSpec, Mode};
 use crate::manifest::Cell;
 use crate::raw::ThroughputRaw;
+use crate::rundata::{CellStatus, Level, Suite, ThroughputKey};
 use crate::sample::{Sample, Sampler, Target};
 use crate::variants::{Running, Variant};
 use crate::workloads::Workload;
@@ -48,17 +49,17 @@ pub(crate) enum Point {
 
 impl Point {
     /// The point's part of the raw file name: `c100`, `ka100`, `rate5000`.
-    pub(crate) fn label(&self) -> String {
-        match self {
+    pub(crate) fn level(&self) -> Level {
+        match *self {
             Point::Closed {
                 connections,
                 keep_alive: false,
-            } => format!("c{connections}"),
+            } => Level::Close(connections),
             Point::Closed {
                 connections,
                 keep_alive: true,
-            } => format!("ka{connections}"),
-            Point::Open { rate, .. } => format!("rate{rate}"),
+            } => Level::KeepAlive(connections),
+            Point::Open { rate, .. } => Level::Rate(rate),
         }
     }
 }
@@ -116,15 +117,16 @@ fn run_variant(
                 "throughput {} {} {} repeat {}",
                 variant.name,
                 workload.name,
-                point.label(),
+                point.level().label(),
                 repeat + 1
             );
-            let raw = format!(
-                "raw/throughput/{}__{}__{}__r{repeat}.json",
-                variant.name,
-                workload.name,
-                point.label()
-            );
+            let raw = ThroughputKey {
+                variant: variant.name.to_owned(),
+                workload: workload.name.to_owned(),
+                level: point.level(),
+                repeat,
+            }
+            .path();
             s.progress.cell(&label);
             // (Re)start when needed: at first, or after the gateway died.
             if running.as_mut().is_none_or(|r| !r.alive()) {
@@ -150,11 +152,11 @@ fn run_variant(
                 let mut c = cell(variant, workload, *point, repeat, None);
                 match outcome {
                     Err(error) => {
-                        c.status = "failed".to_owned();
+                        c.status = CellStatus::Failed;
                         c.error = Some(error);
                     }
                     Ok(reason) => {
-                        c.status = "skipped".to_owned();
+                        c.status = CellStatus::Skipped;
                         c.error = Some(reason);
                     }
                 }
@@ -201,10 +203,10 @@ fn run_variant(
                     s.progress.done(&label, s.profile.duration, &outcome);
                     let mut c = cell(variant, workload, *point, repeat, None);
                     if died {
-                        c.status = "failed".to_owned();
+                        c.status = CellStatus::Failed;
                         c.error = Some("the gateway died during the cell".to_owned());
                     }
-                    c.raw = Some(raw);
+                    c.raw = Some(raw.display().to_string());
                     s.record(c)?;
                 }
                 Err(e) => fail(
@@ -260,12 +262,16 @@ fn cell(
         }
     };
     Cell {
-        suite: "throughput".to_owned(),
+        suite: Suite::Throughput,
         variant: variant.name.to_owned(),
         workload: Some(workload.name.to_owned()),
         detail,
         repeat: Some(repeat),
-        status: if error.is_some() { "failed" } else { "ok" }.to_owned(),
+        status: if error.is_some() {
+            CellStatus::Failed
+        } else {
+            CellStatus::Ok
+        },
         error,
         raw: None,
     }

@@ -8,6 +8,7 @@
 //! A (variant, workload) whose series would take over [`BUDGET`] (one
 //! request times the series' length) is skipped with that reason.
 
+use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,17 +17,18 @@ use anyhow::{bail, Context, Result};
 use super::Session;
 use crate::manifest::Cell;
 use crate::raw::WarmSample;
+use crate::rundata::{CellStatus, Client, Suite, WarmKey};
 use crate::variants::{Running, Variant};
 use crate::workloads::Workload;
 use crate::{load, results, signals, stats, tools};
 
 pub fn run(s: &mut Session) -> Result<()> {
     let curl = tools::simple("curl", &["--version"]).ok();
-    if s.clients.iter().any(|c| c == "curl") && curl.is_none() {
+    if s.clients.contains(&Client::Curl) && curl.is_none() {
         s.progress
             .note("warm --client curl: skipped: curl not found (apt-get install curl)");
     }
-    let mut series: std::collections::BTreeMap<String, Vec<WarmSample>> = Default::default();
+    let mut series: BTreeMap<WarmKey, Vec<WarmSample>> = Default::default();
     for repeat in 0..s.profile.warm_repeats {
         for variant in s.order(repeat) {
             if signals::interrupted() {
@@ -43,7 +45,7 @@ fn run_variant(
     variant: &'static Variant,
     repeat: usize,
     curl: Option<&tools::Found>,
-    series: &mut std::collections::BTreeMap<String, Vec<WarmSample>>,
+    series: &mut BTreeMap<WarmKey, Vec<WarmSample>>,
 ) -> Result<()> {
     {
         let running = match variant.start(&s.start_opts(variant)) {
@@ -54,7 +56,7 @@ fn run_variant(
                         s.record(cell(
                             variant,
                             workload,
-                            &client,
+                            client,
                             repeat,
                             Err(format!("start: {e:#}")),
                         ))?;
@@ -71,15 +73,15 @@ fn run_variant(
                 if signals::interrupted() {
                     return Ok(());
                 }
-                let curl_path = match (client.as_str(), curl) {
-                    ("curl", None) => continue,
-                    ("curl", _) if repeat > 0 => continue,
-                    ("curl", Some(found)) => Some(found.path.clone()),
-                    _ => None,
+                let curl_path = match (client, curl) {
+                    (Client::Curl, None) => continue,
+                    (Client::Curl, _) if repeat > 0 => continue,
+                    (Client::Curl, Some(found)) => Some(found.path.clone()),
+                    (Client::Persistent, _) => None,
                 };
                 if let Some(reason) = &too_slow {
-                    let mut c = cell(variant, workload, &client, repeat, Ok(()));
-                    c.status = "skipped".to_owned();
+                    let mut c = cell(variant, workload, client, repeat, Ok(()));
+                    c.status = CellStatus::Skipped;
                     c.error = Some(reason.clone());
                     s.record(c)?;
                     continue;
@@ -91,11 +93,16 @@ fn run_variant(
                     repeat + 1
                 );
                 s.progress.cell(&label);
-                let raw = format!("raw/warm/{}__{}__{client}.csv", variant.name, workload.name);
+                let key = WarmKey {
+                    variant: variant.name.to_owned(),
+                    workload: workload.name.to_owned(),
+                    client,
+                };
+                let raw = key.path();
                 let measured = measure(s, &running, workload, curl_path.as_deref());
                 let outcome = match &measured {
                     Ok(us) => {
-                        let rows = series.entry(raw.clone()).or_default();
+                        let rows = series.entry(key).or_default();
                         rows.extend(us.iter().enumerate().map(|(i, &latency_us)| WarmSample {
                             repeat,
                             i,
@@ -114,9 +121,9 @@ fn run_variant(
                     Err(e) => format!("failed: {e}"),
                 };
                 s.progress.done(&label, planned, &text);
-                let mut c = cell(variant, workload, &client, repeat, outcome.map(|_| ()));
-                if c.status == "ok" {
-                    c.raw = Some(raw);
+                let mut c = cell(variant, workload, client, repeat, outcome.map(|_| ()));
+                if c.status == CellStatus::Ok {
+                    c.raw = Some(raw.display().to_string());
                 }
                 s.record(c)?;
             }
@@ -129,17 +136,21 @@ fn run_variant(
 fn cell(
     variant: &Variant,
     workload: &Workload,
-    client: &str,
+    client: Client,
     repeat: usize,
     outcome: Result<(), String>,
 ) -> Cell {
     Cell {
-        suite: "warm".to_owned(),
+        suite: Suite::Warm,
         variant: variant.name.to_owned(),
         workload: Some(workload.name.to_owned()),
-        detail: client.to_owned(),
+        detail: client.name().to_owned(),
         repeat: Some(repeat),
-        status: if outcome.is_ok() { "ok" } else { "failed" }.to_owned(),
+        status: if outcome.is_ok() {
+            CellStatus::Ok
+        } else {
+            CellStatus::Failed
+        },
         error: outcome.err(),
         raw: None,
     }

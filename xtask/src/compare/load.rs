@@ -25,8 +25,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::manifest::{Cell, Manifest};
-use crate::raw::ColdSample;
 use crate::report::summary;
+use crate::rundata::{CellStatus, Client, Level, RunData, VariantState, WarmKey};
 use crate::{results, stats, variants, workloads};
 
 /// What a comparison row is about.
@@ -153,7 +153,7 @@ impl Run {
         self.manifest
             .cells
             .iter()
-            .filter(|c| c.status != "ok" && cell_matches(c, key))
+            .filter(|c| c.status != CellStatus::Ok && cell_matches(c, key))
             .collect()
     }
 
@@ -178,7 +178,7 @@ impl Run {
                 .iter()
                 .find(|v| v.name == key.variant)
             {
-                Some(v) if v.status != "ran" => reasons.push(format!(
+                Some(v) if v.status != VariantState::Ran => reasons.push(format!(
                     "variant {}: {}",
                     v.status,
                     v.reason.as_deref().unwrap_or("no reason recorded")
@@ -214,7 +214,7 @@ fn shorten(s: &str, max: usize) -> String {
 
 /// Does a manifest cell belong to a comparison key?
 fn cell_matches(c: &Cell, key: &Key) -> bool {
-    if c.suite != key.suite.name() || c.variant != key.variant {
+    if c.suite.name() != key.suite.name() || c.variant != key.variant {
         return false;
     }
     match key.suite {
@@ -228,9 +228,9 @@ fn cell_matches(c: &Cell, key: &Key) -> bool {
                 return false;
             }
             let d = &c.detail;
-            match (key.level.strip_prefix("ka"), key.level.strip_prefix('c')) {
-                (Some(n), _) => d.contains(&format!(" {n} keep-alive")),
-                (None, Some(n)) => {
+            match Level::parse(&key.level) {
+                Some(Level::KeepAlive(n)) => d.contains(&format!(" {n} keep-alive")),
+                Some(Level::Close(n)) => {
                     d.contains(&format!(" {n} connections")) && !d.contains("keep-alive")
                 }
                 _ => false,
@@ -251,9 +251,10 @@ pub fn read(root: &Path) -> Result<Run> {
     }
     let manifest = Manifest::read(root)
         .with_context(|| format!("{}: manifest.json is not a run manifest", root.display()))?;
+    let data = RunData::with_manifest(root, Some(manifest))?;
     let mut run = Run {
         root: root.to_path_buf(),
-        manifest,
+        manifest: data.manifest.clone().expect("given above"),
         series: BTreeMap::new(),
         dropped: Vec::new(),
         dropped_by_key: BTreeMap::new(),
@@ -262,9 +263,9 @@ pub fn read(root: &Path) -> Result<Run> {
         client_bound: BTreeSet::new(),
     };
     instructions(&mut run)?;
-    throughput(&mut run)?;
-    cold(&mut run)?;
-    warm(&mut run)?;
+    throughput(&mut run, &data)?;
+    cold(&mut run, &data);
+    warm(&mut run, &data);
     Ok(run)
 }
 
@@ -330,16 +331,12 @@ fn tp_rows_of(rows: &[summary::ThroughputRow]) -> Result<Vec<TpRow>> {
     Ok(reader.deserialize().collect::<Result<Vec<TpRow>, _>>()?)
 }
 
-fn throughput(run: &mut Run) -> Result<()> {
+fn throughput(run: &mut Run, data: &RunData) -> Result<()> {
     let csv = run.root.join("aggregated/throughput.csv");
     let rows: Vec<TpRow> = if csv.exists() {
         results::read_csv(&csv)?
     } else if run.root.join("raw/throughput").is_dir() {
-        tp_rows_of(
-            &summary::compute(&run.root)
-                .with_context(|| format!("summarizing {}", run.root.display()))?
-                .throughput,
-        )?
+        tp_rows_of(&summary::of(data).throughput)?
     } else {
         return Ok(());
     };
@@ -350,13 +347,19 @@ fn throughput(run: &mut Run) -> Result<()> {
             .is_some_and(|m| m.contains("keep") || m == "ka");
         let (level, rank) = if keep_alive {
             (
-                format!("ka{}", row.connections),
+                Level::KeepAlive(row.connections),
                 1_000_000 + row.connections,
             )
         } else {
-            (format!("c{}", row.connections), row.connections)
+            (Level::Close(row.connections), row.connections)
         };
-        let key = Key::new(Suite::Throughput, &row.variant, &row.workload, level, rank);
+        let key = Key::new(
+            Suite::Throughput,
+            &row.variant,
+            &row.workload,
+            level.label(),
+            rank,
+        );
         // Not gateway-bound: requests/s did not measure the gateway's capacity.
         if matches!(row.bound.as_deref(), Some("client" | "neither")) {
             run.client_bound.insert(key.clone());
@@ -372,87 +375,49 @@ fn throughput(run: &mut Run) -> Result<()> {
     Ok(())
 }
 
-fn csv_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.ends_with(".csv") && !n.starts_with('.'))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
-}
-
-fn cold(run: &mut Run) -> Result<()> {
-    for path in csv_files(&run.root.join("raw/cold")) {
-        let rows: Vec<ColdSample> = results::read_csv(&path)?;
-        let mut by: BTreeMap<(String, usize), Vec<f64>> = BTreeMap::new();
-        for r in rows {
-            by.entry((r.variant, r.repeat)).or_default().push(r.ms);
+fn cold(run: &mut Run, data: &RunData) {
+    for series in &data.cold {
+        let mut by: BTreeMap<(&str, usize), Vec<f64>> = BTreeMap::new();
+        for r in &series.samples {
+            by.entry((&r.variant, r.repeat)).or_default().push(r.ms);
         }
         for ((variant, repeat), ms) in by {
-            let key = Key::new(Suite::Cold, &variant, "hello", String::new(), 0);
+            let key = Key::new(Suite::Cold, variant, "hello", String::new(), 0);
             put(run, key, repeat, stats::median(&ms));
         }
     }
-    Ok(())
 }
 
-fn warm(run: &mut Run) -> Result<()> {
-    for path in csv_files(&run.root.join("raw/warm")) {
-        let stem = path
-            .file_stem()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        let parts: Vec<&str> = stem.split("__").collect();
-        let [variant, workload, client] = parts[..] else {
-            continue;
-        };
-        let mut reader =
-            csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
-        let header = reader
-            .headers()
-            .with_context(|| format!("reading {}", path.display()))?
-            .clone();
-        let col = |name: &str| header.iter().position(|h| h == name);
-        let Some(latency) = col("latency_us") else {
-            bail!("{}: no latency_us column", path.display());
-        };
-        let Some(repeat_col) = col("repeat") else {
+fn warm(run: &mut Run, data: &RunData) {
+    for series in &data.warm {
+        let WarmKey {
+            variant,
+            workload,
+            client,
+        } = &series.key;
+        if !series.has_repeats {
             run.notes.push(format!(
                 "warm {variant} {workload} {client}: one series without repeats, not compared"
             ));
             continue;
-        };
-        let mut by: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
-        for record in reader.records() {
-            let record = record.with_context(|| format!("parsing {}", path.display()))?;
-            let parse = |i: usize| -> Result<&str> {
-                record
-                    .get(i)
-                    .with_context(|| format!("{}: short row", path.display()))
-            };
-            let repeat: usize = parse(repeat_col)?
-                .parse()
-                .with_context(|| format!("{}: repeat is not a number", path.display()))?;
-            let us: f64 = parse(latency)?
-                .parse()
-                .with_context(|| format!("{}: latency_us is not a number", path.display()))?;
-            by.entry(repeat).or_default().push(us);
         }
-        let rank = if client == "persistent" { 0 } else { 1 };
+        let mut by: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+        for r in &series.samples {
+            by.entry(r.repeat).or_default().push(r.latency_us);
+        }
+        let rank = match client {
+            Client::Persistent => 0,
+            Client::Curl => 1,
+        };
         for (repeat, us) in by {
-            let key = Key::new(Suite::Warm, variant, workload, client.to_owned(), rank);
+            let key = Key::new(
+                Suite::Warm,
+                variant,
+                workload,
+                client.name().to_owned(),
+                rank,
+            );
             put(run, key, repeat, stats::median(&us));
         }
     }
-    Ok(())
 }

@@ -583,10 +583,9 @@ fn side(run: &Run) -> Side {
         revision: m.git.revision.clone(),
         profile: m
             .profile
-            .get("name")
-            .and_then(|n| n.as_str())
-            .unwrap_or("")
-            .to_owned(),
+            .as_ref()
+            .and_then(|p| p.name.clone())
+            .unwrap_or_default(),
         status: m.status.clone(),
     }
 }

@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::report::{figures, instructions, summary};
+use crate::rundata::Client;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -134,8 +135,8 @@ pub fn collect(s: &summary::Summary, instr: &[instructions::InstructionsRow]) ->
                 let note = Some(format!("at {} connections", p.connections));
                 push(Kind::PeakRps, p.mean, range, note);
             }
-            if let Some(r) = figures::warm(s, v, w, "persistent") {
-                let key = (v.clone(), w.clone(), "persistent".to_owned());
+            if let Some(r) = figures::warm(s, v, w, Client::Persistent) {
+                let key = (v.clone(), w.clone(), Client::Persistent);
                 push(
                     Kind::WarmP50,
                     r.p50_us as f64,

@@ -18,6 +18,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::manifest::{Manifest, VariantStatus};
 use crate::results::{self, RunDir};
+use crate::rundata::RunStatus;
 use crate::{report, variants};
 use parts::{MergeInfo, Part};
 
@@ -142,13 +143,8 @@ fn combine(parts: &[(String, Manifest)]) -> Manifest {
     let mut by_name: BTreeMap<String, VariantStatus> = BTreeMap::new();
     for (_, p) in parts {
         for v in &p.variants {
-            let rank = |s: &str| match s {
-                "failed" => 2,
-                "ran" => 1,
-                _ => 0,
-            };
             match by_name.get(&v.name) {
-                Some(have) if rank(&have.status) >= rank(&v.status) => {}
+                Some(have) if have.status.rank() >= v.status.rank() => {}
                 _ => {
                     by_name.insert(v.name.clone(), v.clone());
                 }
@@ -172,11 +168,11 @@ fn combine(parts: &[(String, Manifest)]) -> Manifest {
     m.git.dirty = parts.iter().any(|(_, p)| p.git.dirty);
     let unfinished: Vec<String> = parts
         .iter()
-        .filter(|(_, p)| p.status != "complete")
+        .filter(|(_, p)| p.status != RunStatus::Complete.name())
         .map(|(n, p)| format!("part {n}: {}", p.status))
         .collect();
     m.status = if unfinished.is_empty() {
-        "complete".to_owned()
+        RunStatus::Complete.name().to_owned()
     } else {
         unfinished.join("; ")
     };

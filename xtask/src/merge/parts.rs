@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::{Machine, Manifest};
 use crate::report::document::{md, text, Block, Document, Span, Table};
+use crate::rundata::VariantState;
 
 /// One input run of a merge, as the merged manifest lists it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,7 +42,7 @@ impl Part {
             variants: m
                 .variants
                 .iter()
-                .filter(|v| v.status != "skipped")
+                .filter(|v| v.status != VariantState::Skipped)
                 .map(|v| v.name.clone())
                 .collect(),
             suites: m.suites.clone(),
@@ -97,7 +98,9 @@ pub fn differences(parts: &[(String, Manifest)]) -> Vec<String> {
     check("CPU model", &|m| m.machine.cpu_model.clone());
     check("CPUs", &|m| m.machine.cpus.to_string());
     check("git revision", &|m| m.git.revision.clone());
-    check("profile", &|m| m.profile.to_string());
+    check("profile", &|m| {
+        serde_json::to_string(&m.profile).unwrap_or_default()
+    });
     check("pinning", &|m| m.pinning.enabled.to_string());
     let v =
         |f: fn(&crate::manifest::Versions) -> &String| move |m: &Manifest| f(&m.versions).clone();

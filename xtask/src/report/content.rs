@@ -10,6 +10,7 @@ use super::plots::Rendered;
 use super::summary::{ColdRow, Summary};
 use super::{figures, format};
 use crate::manifest::{Cell, Manifest};
+use crate::rundata::{CellStatus, RunProfile, Suite};
 use crate::{variants, workloads};
 
 const NOT_MEASURED: &str = "Not measured.";
@@ -72,7 +73,7 @@ fn environment(d: &mut Document, m: &Manifest) {
     row("status", text(or_dash(&m.status)));
     row("command", code(&m.command));
     row("suites", text(or_dash(&m.suites.join(", "))));
-    row("profile", text(profile(&m.profile)));
+    row("profile", text(profile(m.profile.as_ref())));
     row("started", text(or_dash(&m.started)));
     row("finished", text(m.finished.as_deref().unwrap_or("-")));
     let mut git = code(&m.git.revision);
@@ -132,17 +133,13 @@ fn environment(d: &mut Document, m: &Manifest) {
 }
 
 /// The profile's settings as `key=value` in key order.
-fn profile(p: &serde_json::Value) -> String {
-    let Some(obj) = p.as_object() else {
-        return or_dash(&p.to_string());
+fn profile(p: Option<&RunProfile>) -> String {
+    let Some(p) = p else {
+        return "null".to_owned();
     };
-    let sorted: BTreeMap<&String, &serde_json::Value> = obj.iter().collect();
-    sorted
+    p.settings()
         .into_iter()
-        .map(|(k, v)| match v {
-            serde_json::Value::String(s) => format!("{k}={s}"),
-            other => format!("{k}={other}"),
-        })
+        .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -158,12 +155,12 @@ fn what_ran(d: &mut Document, m: &Manifest) {
             names.push(v.name.clone());
         }
     }
-    let suites = ["cold", "warm", "throughput"];
+    let suites = [Suite::Cold, Suite::Warm, Suite::Throughput];
     let mut t = Table::text(&["variant", "status", "cold", "warm", "throughput", "reason"]);
     for name in &names {
         let status = m.variants.iter().find(|v| &v.name == name);
         let (state, reason) = match status {
-            Some(v) => (v.status.clone(), v.reason.clone().unwrap_or_default()),
+            Some(v) => (v.status.to_string(), v.reason.clone().unwrap_or_default()),
             None => ("not selected".to_owned(), String::new()),
         };
         let mut row = vec![vec![Span::Code(name.clone())], vec![Span::Strong(state)]];
@@ -175,7 +172,11 @@ fn what_ran(d: &mut Document, m: &Manifest) {
     }
     d.table(t);
 
-    let bad: Vec<&Cell> = m.cells.iter().filter(|c| c.status != "ok").collect();
+    let bad: Vec<&Cell> = m
+        .cells
+        .iter()
+        .filter(|c| c.status != CellStatus::Ok)
+        .collect();
     if bad.is_empty() {
         d.para(md("No cell failed or was skipped."));
     } else {
@@ -189,12 +190,12 @@ fn what_ran(d: &mut Document, m: &Manifest) {
         ]);
         for c in bad {
             t.row(vec![
-                text(&c.suite),
+                text(c.suite.name()),
                 vec![Span::Code(c.variant.clone())],
                 text(c.workload.as_deref().unwrap_or("-")),
                 text(&c.detail),
                 text(c.repeat.map_or("-".to_owned(), |r| (r + 1).to_string())),
-                text(&c.status),
+                text(c.status.name()),
                 text(shorten(c.error.as_deref().unwrap_or("-"), 300)),
             ]);
         }
@@ -203,13 +204,14 @@ fn what_ran(d: &mut Document, m: &Manifest) {
 }
 
 /// `3 ok`, `2 ok, 1 failed`, or `-`.
-fn cell_counts(cells: &[Cell], variant: &str, suite: &str) -> String {
+fn cell_counts(cells: &[Cell], variant: &str, suite: Suite) -> String {
+    // By name: the order the counts have always been listed in.
     let mut by: BTreeMap<&str, usize> = BTreeMap::new();
     for c in cells
         .iter()
         .filter(|c| c.variant == variant && c.suite == suite)
     {
-        *by.entry(c.status.as_str()).or_default() += 1;
+        *by.entry(c.status.name()).or_default() += 1;
     }
     if by.is_empty() {
         return "-".to_owned();
@@ -330,7 +332,7 @@ fn warm(d: &mut Document, s: &Summary, plots: &Rendered) {
         t.row(vec![
             vec![Span::Code(r.variant.clone())],
             text(&r.workload),
-            text(&r.client),
+            text(r.client.name()),
             text(r.n.to_string()),
             text(format::us(r.p50_us)),
             text(format::us(r.p90_us)),

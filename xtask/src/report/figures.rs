@@ -2,6 +2,7 @@
 //! and the hypotheses so that each number is computed one way only.
 
 use super::summary::{Bound, ColdRow, Summary, ThroughputRow, WarmRow};
+use crate::rundata::Client;
 
 /// Cold-start row of a variant (harness method).
 pub fn cold<'a>(s: &'a Summary, variant: &str) -> Option<&'a ColdRow> {
@@ -13,7 +14,7 @@ pub fn warm<'a>(
     s: &'a Summary,
     variant: &str,
     workload: &str,
-    client: &str,
+    client: Client,
 ) -> Option<&'a WarmRow> {
     s.warm
         .iter()

@@ -22,6 +22,7 @@ use super::figures;
 use super::format;
 use super::summary::{Bound, Summary};
 use crate::compare::interval::{welch_log_ratio, Interval};
+use crate::rundata::Client;
 use crate::variants::{self, Role};
 
 /// Confidence of every interval in the hypotheses.
@@ -314,11 +315,11 @@ fn h1_throughput(s: &Summary) -> (Verdict, Vec<String>) {
 
 fn warm_p50s(s: &Summary, variant: &str) -> Option<Vec<f64>> {
     s.warm_by_repeat
-        .get(&(variant.into(), "hello".into(), "persistent".into()))
+        .get(&(variant.into(), "hello".into(), Client::Persistent))
         .cloned()
         .or_else(|| {
             // Rows built without repeats (tests, old runs): one value.
-            figures::warm(s, variant, "hello", "persistent").map(|r| vec![r.p50_us as f64])
+            figures::warm(s, variant, "hello", Client::Persistent).map(|r| vec![r.p50_us as f64])
         })
         .filter(|v| !v.is_empty())
 }

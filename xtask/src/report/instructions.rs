@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::document::{md, text, Document, Span, Table};
 use super::format;
 use crate::callgrind::InstructionsRaw;
+use crate::rundata::VariantState;
 use crate::{results, variants, workloads};
 
 pub const HEADER: &[&str] = &[
@@ -192,7 +193,11 @@ pub fn screen_table(root: &Path) -> Result<String> {
         )?;
     }
     let m = crate::manifest::Manifest::read(root)?;
-    for v in m.variants.iter().filter(|v| v.status == "skipped") {
+    for v in m
+        .variants
+        .iter()
+        .filter(|v| v.status == VariantState::Skipped)
+    {
         writeln!(
             out,
             "{:<28} skipped: {}",

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::document::{md, text, Document, Span, Table};
 use super::summary::Summary;
+use crate::rundata::MicroKey;
 use crate::variants::{self, Launch, Role};
 
 /// One benchmark: criterion's mean (with its 95% interval) and median, in ns.
@@ -57,18 +58,15 @@ pub fn read(root: &Path) -> Result<Vec<Estimate>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
-        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
-            continue;
-        };
-        let Some((group, bench)) = stem.split_once("__") else {
+        let Some(MicroKey { group, bench }) = MicroKey::parse(&path) else {
             continue;
         };
         let text = std::fs::read_to_string(&path)?;
         let e: Estimates =
             serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
         out.push(Estimate {
-            group: group.to_owned(),
-            bench: bench.to_owned(),
+            group,
+            bench,
             mean_ns: e.mean.point_estimate,
             mean_lo_ns: e.mean.confidence_interval.lower_bound,
             mean_hi_ns: e.mean.confidence_interval.upper_bound,

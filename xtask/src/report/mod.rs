@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::results;
+use crate::rundata::{Client, RunData, VariantState};
 
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
@@ -45,12 +46,13 @@ pub fn run(args: &ReportArgs) -> Result<()> {
 /// Recompute the summaries from `raw/` (and, with `render`, the plots,
 /// `report.md` and `index.html`).
 pub fn summarize(root: &Path, render: bool) -> Result<()> {
-    let s = summary::compute(root)?;
+    let data = RunData::load(root)?;
+    let s = summary::of(&data);
     summary::write(root, &s)?;
     instructions::write(root)?;
     headroom::write(root)?;
     if render {
-        self::render(root, &s)?;
+        self::render(&data, &s)?;
     }
     Ok(())
 }
@@ -59,12 +61,15 @@ pub fn summarize(root: &Path, render: bool) -> Result<()> {
 /// The same input gives the same report.md, byte for byte: nothing here
 /// reads the clock, every table is in the variant and workload tables'
 /// order, and numbers are formatted by fixed rules (format.rs).
-pub fn render(root: &Path, s: &summary::Summary) -> Result<()> {
-    let manifest = crate::manifest::Manifest::read(root)
-        .with_context(|| format!("rendering the report of {}", root.display()))?;
-    let plots = plots::render_all(root, s)?;
+pub fn render(data: &RunData, s: &summary::Summary) -> Result<()> {
+    let root = &data.root;
+    let manifest = data
+        .manifest
+        .as_ref()
+        .with_context(|| format!("rendering the report of {}: no manifest", root.display()))?;
+    let plots = plots::render_all(data, s)?;
     let verdicts = hypotheses::judge_all(s);
-    let mut doc = content::build(&manifest, s, &verdicts, &plots);
+    let mut doc = content::build(manifest, s, &verdicts, &plots);
     instructions::add_section(&mut doc, root)?;
     micro::add_section(&mut doc, root, s)?;
     crate::merge::parts::add_to_report(&mut doc, root)?;
@@ -87,7 +92,7 @@ pub fn screen_table(root: &Path) -> Result<String> {
         "variant", "cold p50 ms", "warm p50 µs", "curl p50 µs", "hello peak rps"
     )?;
     for v in &manifest.variants {
-        if v.status == "skipped" {
+        if v.status == VariantState::Skipped {
             writeln!(
                 out,
                 "{:<28} skipped: {}",
@@ -101,7 +106,7 @@ pub fn screen_table(root: &Path) -> Result<String> {
             .iter()
             .find(|r| r.variant == v.name)
             .map(|r| format!("{:.2}", r.p50_ms));
-        let warm = |client: &str| {
+        let warm = |client: Client| {
             s.warm
                 .iter()
                 .find(|r| r.variant == v.name && r.workload == "hello" && r.client == client)
@@ -115,10 +120,10 @@ pub fn screen_table(root: &Path) -> Result<String> {
             "{:<28} {:>12} {:>14} {:>14} {:>16}{}",
             v.name,
             cold.unwrap_or_else(dash),
-            warm("persistent").unwrap_or_else(dash),
-            warm("curl").unwrap_or_else(dash),
+            warm(Client::Persistent).unwrap_or_else(dash),
+            warm(Client::Curl).unwrap_or_else(dash),
             peak.unwrap_or_else(dash),
-            if v.status == "failed" {
+            if v.status == VariantState::Failed {
                 "  (some cells failed: see manifest.json)"
             } else {
                 ""

@@ -12,13 +12,13 @@
 //! and the gateway did not, `neither` otherwise; and whether it was steady
 //! (Little's law: rps x mean latency / connections within [0.9, 1.1]).
 
-use std::collections::HashSet;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::raw::{ColdSample, ThroughputRaw, WarmSample};
+use crate::raw::ColdSample;
+use crate::rundata::{Client, RunData};
 use crate::{load, results, sample, stats, variants, workloads};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -37,7 +37,7 @@ pub struct ColdRow {
 pub struct WarmRow {
     pub variant: String,
     pub workload: String,
-    pub client: String,
+    pub client: Client,
     pub n: usize,
     pub p50_us: u64,
     pub p90_us: u64,
@@ -205,50 +205,13 @@ pub const OPEN_LOOP_HEADER: &[&str] = &[
     "bound",
 ];
 
-/// Raw data the manifest says did not finish: failed or interrupted cells.
-#[derive(Debug, Default)]
-struct Unfinished {
-    /// Raw files (relative to the run folder) of throughput and warm cells.
-    files: HashSet<String>,
-    /// Cold-start (variant, repeat) series: one raw file holds every repeat.
-    cold: HashSet<(String, usize)>,
-}
-
-impl Unfinished {
-    fn of(run: &Path) -> Unfinished {
-        let mut out = Unfinished::default();
-        // A run folder without a manifest (a hand-made one) has nothing to exclude.
-        let Ok(manifest) = crate::manifest::Manifest::read(run) else {
-            return out;
-        };
-        for cell in manifest.cells.iter().filter(|c| c.status != "ok") {
-            if cell.suite == "cold" {
-                if let Some(repeat) = cell.repeat {
-                    out.cold.insert((cell.variant.clone(), repeat));
-                }
-            }
-            if let Some(raw) = &cell.raw {
-                out.files.insert(raw.clone());
-            }
-        }
-        out
-    }
-
-    fn file(&self, run: &Path, path: &Path) -> bool {
-        path.strip_prefix(run)
-            .ok()
-            .and_then(|p| p.to_str())
-            .is_some_and(|p| self.files.contains(p))
-    }
-}
-
 /// Everything summarized from one run's `raw/`.
 #[derive(Debug, Default)]
 pub struct Summary {
     /// Cold-start p50 of each repeat, per variant (for intervals).
     pub cold_by_repeat: std::collections::BTreeMap<String, Vec<f64>>,
     /// Warm p50 of each repeat, per (variant, workload, client).
-    pub warm_by_repeat: std::collections::BTreeMap<(String, String, String), Vec<f64>>,
+    pub warm_by_repeat: std::collections::BTreeMap<(String, String, Client), Vec<f64>>,
     pub cold: Vec<ColdRow>,
     pub cold_hyperfine: Vec<ColdRow>,
     pub warm: Vec<WarmRow>,
@@ -274,23 +237,6 @@ fn workload_rank(name: &str) -> usize {
 /// Round for stable, readable CSV (the raw data keeps full precision).
 fn r3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
-}
-
-fn files(dir: &Path, suffix: &str) -> Result<Vec<std::path::PathBuf>> {
-    let mut out: Vec<_> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.ends_with(suffix) && !n.starts_with('.'))
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    out.sort();
-    Ok(out)
 }
 
 /// The median of each repeat's values, in repeat order.
@@ -320,13 +266,20 @@ fn cold_row(variant: &str, ms: &[f64]) -> ColdRow {
 }
 
 pub fn compute(run: &Path) -> Result<Summary> {
-    let mut summary = Summary::default();
-    let raw = run.join("raw");
-    let unfinished = Unfinished::of(run);
+    Ok(of(&RunData::load(run)?))
+}
 
-    for path in files(&raw.join("cold"), ".csv")? {
-        let mut rows: Vec<ColdSample> = results::read_csv(&path)?;
-        rows.retain(|r| !unfinished.cold.contains(&(r.variant.clone(), r.repeat)));
+/// The summary of a loaded run folder.
+pub fn of(data: &RunData) -> Summary {
+    let mut summary = Summary::default();
+    let unfinished = data.unfinished();
+
+    for series in &data.cold {
+        let rows: Vec<&ColdSample> = series
+            .samples
+            .iter()
+            .filter(|r| !unfinished.cold.contains(&(r.variant.clone(), r.repeat)))
+            .collect();
         if let Some(first) = rows.first() {
             let ms: Vec<f64> = rows.iter().map(|r| r.ms).collect();
             summary.cold.push(cold_row(&first.variant, &ms));
@@ -338,56 +291,30 @@ pub fn compute(run: &Path) -> Result<Summary> {
     }
     summary.cold.sort_by_key(|r| variant_rank(&r.variant));
 
-    for path in files(&raw.join("cold"), ".hyperfine.json")? {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let variant = name.trim_end_matches(".hyperfine.json");
-        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)
-            .with_context(|| format!("parsing {}", path.display()))?;
-        let ms: Vec<f64> = json["results"][0]["times"]
-            .as_array()
-            .map(|t| {
-                t.iter()
-                    .filter_map(|x| x.as_f64())
-                    .map(|s| s * 1e3)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !ms.is_empty() {
-            summary.cold_hyperfine.push(cold_row(variant, &ms));
-        }
+    for series in data.hyperfine.iter().filter(|s| !s.ms.is_empty()) {
+        summary
+            .cold_hyperfine
+            .push(cold_row(&series.key.variant, &series.ms));
     }
     summary
         .cold_hyperfine
         .sort_by_key(|r| variant_rank(&r.variant));
 
-    for path in files(&raw.join("warm"), ".csv")? {
-        if unfinished.file(run, &path) {
+    for series in &data.warm {
+        let key = &series.key;
+        if unfinished.file(&key.path()) || series.samples.is_empty() {
             continue;
         }
-        let stem = path
-            .file_stem()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let parts: Vec<&str> = stem.split("__").collect();
-        let [variant, workload, client] = parts[..] else {
-            continue;
-        };
-        let rows: Vec<WarmSample> = results::read_csv(&path)?;
-        if rows.is_empty() {
-            continue;
-        }
+        let rows = &series.samples;
         let lat: Vec<f64> = rows.iter().map(|r| r.latency_us).collect();
         summary.warm_by_repeat.insert(
-            (variant.to_owned(), workload.to_owned(), client.to_owned()),
+            (key.variant.clone(), key.workload.clone(), key.client),
             by_repeat(rows.iter().map(|r| (r.repeat, r.latency_us))),
         );
         summary.warm.push(WarmRow {
-            variant: variant.to_owned(),
-            workload: workload.to_owned(),
-            client: client.to_owned(),
+            variant: key.variant.clone(),
+            workload: key.workload.clone(),
+            client: key.client,
             n: lat.len(),
             p50_us: us(stats::percentile(&lat, 50.0)),
             p90_us: us(stats::percentile(&lat, 90.0)),
@@ -395,26 +322,25 @@ pub fn compute(run: &Path) -> Result<Summary> {
             mean_us: r3(stats::mean(&lat)),
         });
     }
+    // Clients by name, as the table has always been ordered.
     summary.warm.sort_by(|a, b| {
         (
             variant_rank(&a.variant),
             workload_rank(&a.workload),
-            &a.client,
+            a.client.name(),
         )
             .cmp(&(
                 variant_rank(&b.variant),
                 workload_rank(&b.workload),
-                &b.client,
+                b.client.name(),
             ))
     });
 
-    for path in files(&raw.join("throughput"), ".json")? {
-        if unfinished.file(run, &path) {
+    for tc in &data.throughput {
+        if unfinished.file(&tc.key.path()) {
             continue;
         }
-        let text = std::fs::read_to_string(&path)?;
-        let cell: ThroughputRaw =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let cell = &tc.raw;
         let l = &cell.load;
         let requests = l.ok;
         let duration_s = l.elapsed_s;
@@ -509,7 +435,7 @@ pub fn compute(run: &Path) -> Result<Summary> {
             .then(a.rate.total_cmp(&b.rate))
             .then(a.repeat.cmp(&b.repeat))
     });
-    Ok(summary)
+    summary
 }
 
 /// Write the summary tables into the run folder.

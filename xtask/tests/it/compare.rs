@@ -11,6 +11,7 @@ use xtask::callgrind::InstructionsRaw;
 use xtask::manifest::{Cell, Git, Manifest, VariantStatus};
 use xtask::raw::ColdSample;
 use xtask::report::summary;
+use xtask::rundata::{CellStatus, Suite, VariantState};
 
 /// Fixed "noise": multipliers around 1 with a mean of exactly 1.
 const WIGGLE: [f64; 6] = [0.0, 0.6, -0.4, 0.9, -0.8, -0.3];
@@ -120,7 +121,7 @@ impl Run {
     fn variant(mut self, name: &str, status: &str, reason: Option<&str>) -> Run {
         self.variants.push(VariantStatus {
             name: name.to_owned(),
-            status: status.to_owned(),
+            status: VariantState::from_name(status).expect("a variant status"),
             reason: reason.map(str::to_owned),
         });
         self
@@ -136,12 +137,12 @@ impl Run {
         error: &str,
     ) -> Run {
         self.cells.push(Cell {
-            suite: suite.to_owned(),
+            suite: Suite::from_name(suite).expect("a suite"),
             variant: variant.to_owned(),
             workload: Some(workload.to_owned()),
             detail: detail.to_owned(),
             repeat: Some(0),
-            status: "failed".to_owned(),
+            status: CellStatus::Failed,
             error: Some(error.to_owned()),
             raw: None,
         });
@@ -180,7 +181,8 @@ impl Run {
             schema: 1,
             command: "synthetic".to_owned(),
             suites: vec!["cold".into(), "warm".into(), "throughput".into()],
-            profile: serde_json::json!({"name": "ci", "repeats": 6}),
+            profile: serde_json::from_value(serde_json::json!({"name": "ci", "repeats": 6}))
+                .unwrap(),
             status: "complete".to_owned(),
             git: Git {
                 revision: revision.to_owned(),

@@ -10,6 +10,7 @@ use std::process::Command;
 use serde_json::Value;
 use xtask::export::metrics::{self, Kind};
 use xtask::report::{figures, instructions::InstructionsRow, summary};
+use xtask::rundata::Client;
 
 fn read(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -49,7 +50,7 @@ fn bmf_holds_the_reports_figures_in_bencher_units() {
     assert!(tp["lower_value"].as_f64().unwrap() <= rps);
     assert!(tp["upper_value"].as_f64().unwrap() >= rps);
 
-    let warm = figures::warm(&s, "native_local", "hello", "persistent").unwrap();
+    let warm = figures::warm(&s, "native_local", "hello", Client::Persistent).unwrap();
     assert_eq!(
         bmf["native_local/hello"]["latency"]["value"].as_f64(),
         Some(warm.p50_us as f64 * 1e3),

@@ -18,6 +18,7 @@ use xtask::manifest::{Cell, Git, Machine, Manifest, Pinning, VariantStatus, Vers
 use xtask::raw::{ColdSample, ThroughputRaw, WarmSample};
 use xtask::report::hypotheses::{self, Verdict};
 use xtask::report::summary::{Bound, ColdRow, Summary, ThroughputRow, WarmRow};
+use xtask::rundata::{CellStatus, Client, Suite, VariantState};
 use xtask::sample::Sample;
 
 /// Every file under `dir`, relative path to bytes.
@@ -166,12 +167,12 @@ fn load_result(mode: Mode, connections: usize, rps: f64, latency_us: f64) -> Loa
 
 fn cell(suite: &str, variant: &str, workload: &str, detail: &str, repeat: Option<usize>) -> Cell {
     Cell {
-        suite: suite.to_owned(),
+        suite: Suite::from_name(suite).expect("a suite"),
         variant: variant.to_owned(),
         workload: Some(workload.to_owned()),
         detail: detail.to_owned(),
         repeat,
-        status: "ok".to_owned(),
+        status: CellStatus::Ok,
         error: None,
         raw: None,
     }
@@ -249,7 +250,7 @@ fn generate(dir: &Path) {
                     let detail = format!("closed loop, {connections} connections");
                     let mut c = cell("throughput", v, workload, &detail, Some(repeat));
                     if v == "wasm_host_wasmtime" && workload == "compute" && connections == 100 {
-                        c.status = "failed".to_owned();
+                        c.status = CellStatus::Failed;
                         c.error = Some(FAILED_ERROR.to_owned());
                         cells.push(c);
                         continue;
@@ -308,7 +309,7 @@ fn generate(dir: &Path) {
                     );
                     c.raw = Some(raw);
                     if died {
-                        c.status = "failed".to_owned();
+                        c.status = CellStatus::Failed;
                         c.error = Some("the gateway died during the cell".to_owned());
                     }
                     cells.push(c);
@@ -362,11 +363,12 @@ fn generate(dir: &Path) {
         schema: 1,
         command: "xtask bench all --workloads hello,compute --connections 10,100 --repeats 2 --rate 1000,5000".to_owned(),
         suites: vec!["cold".into(), "warm".into(), "throughput".into()],
-        profile: serde_json::json!({
+        profile: serde_json::from_value(serde_json::json!({
             "name": "quick", "cold_repeats": 2, "cold_samples": 4, "warm_warmup": 5,
             "warm_requests": 12, "connections": [10, 100], "duration_s": 2.0, "repeats": 2,
             "primer_s": 0.5, "warmup_s": 0.5, "rates": [1000.0, 5000.0], "open_connections": 50
-        }),
+        }))
+        .unwrap(),
         status: "complete".to_owned(),
         started: "2026-01-02T03:04:05.678Z".to_owned(),
         finished: Some("2026-01-02T03:09:10.111Z".to_owned()),
@@ -409,27 +411,27 @@ fn generate(dir: &Path) {
         variants: vec![
             VariantStatus {
                 name: "native_local".into(),
-                status: "ran".into(),
+                status: VariantState::Ran,
                 reason: None,
             },
             VariantStatus {
                 name: "native_docker".into(),
-                status: "failed".into(),
+                status: VariantState::Failed,
                 reason: Some("the gateway died during the cell".into()),
             },
             VariantStatus {
                 name: "wasm_host_wasmtime_embedded".into(),
-                status: "ran".into(),
+                status: VariantState::Ran,
                 reason: None,
             },
             VariantStatus {
                 name: "wasm_host_wasmtime".into(),
-                status: "failed".into(),
+                status: VariantState::Failed,
                 reason: Some(FAILED_ERROR.into()),
             },
             VariantStatus {
                 name: "wasm_host_cli".into(),
-                status: "skipped".into(),
+                status: VariantState::Skipped,
                 reason: Some(SKIP_REASON.into()),
             },
         ],
@@ -942,7 +944,7 @@ fn warm(variant: &str, workload: &str, p50_us: u64) -> WarmRow {
     WarmRow {
         variant: variant.into(),
         workload: workload.into(),
-        client: "persistent".into(),
+        client: Client::Persistent,
         n: 100,
         p50_us,
         p90_us: p50_us,
@@ -1057,7 +1059,7 @@ fn h3_embedded_within_one_millisecond_of_native() {
     // Only the curl client measured: not measured.
     let mut curl = s(9_000);
     for r in &mut curl.warm {
-        r.client = "curl".into();
+        r.client = Client::Curl;
     }
     assert_eq!(hypotheses::h3(&curl).verdict, Verdict::NotMeasured);
 }

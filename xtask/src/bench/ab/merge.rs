@@ -12,6 +12,7 @@ use super::Arm;
 use crate::manifest::{Cell, Manifest, VariantStatus};
 use crate::report;
 use crate::results::{self, RunDir};
+use crate::rundata::{InstructionsKey, RawKey, RunStatus, Suite, ThroughputKey, VariantState};
 
 /// Merge an arm's round folders into one run folder whose repeats are the
 /// rounds (round k's repeat j becomes k * repeats_per_round + j), then
@@ -34,13 +35,9 @@ pub(super) fn merge(
     for (k, dir) in rounds {
         let k = *k;
         let m = Manifest::read(dir)?;
-        let per = |key: &str| {
-            m.profile
-                .get(key)
-                .and_then(|v| v.as_u64())
-                .map_or(1, |n| n.max(1) as usize)
-        };
-        let (r_cold, r_tp) = (per("cold_repeats"), per("repeats"));
+        let per = |n: Option<usize>| n.map_or(1, |n| n.max(1));
+        let p = m.profile.clone().unwrap_or_default();
+        let (r_cold, r_tp) = (per(p.cold_repeats), per(p.repeats));
         total_cold += r_cold;
         total_tp += r_tp;
         let kept = dir.join("meta");
@@ -84,8 +81,8 @@ pub(super) fn merge(
                         let j = v.get("repeat").and_then(|r| r.as_u64()).unwrap_or(0) as usize;
                         let new = k * r_tp + j;
                         v["repeat"] = serde_json::json!(new);
-                        let renamed = rename_repeat(&fname, j, new);
-                        results::write_json(&run.path(&format!("raw/{name}/{renamed}")), &v)?;
+                        let rel = format!("raw/{name}/{fname}");
+                        results::write_json(&run.root.join(with_repeat(&rel, new)), &v)?;
                     }
                     _ => move_dir(&file, &meta_dest.join("raw").join(&name).join(&fname))?,
                 }
@@ -94,13 +91,13 @@ pub(super) fn merge(
 
         let mut cells: Vec<Cell> = m.cells.clone();
         for cell in &mut cells {
-            match cell.suite.as_str() {
-                "cold" => cell.repeat = cell.repeat.map(|j| k * r_cold + j),
-                "throughput" | "instructions" => {
+            match cell.suite {
+                Suite::Cold => cell.repeat = cell.repeat.map(|j| k * r_cold + j),
+                Suite::Throughput | Suite::Instructions => {
                     if let Some(j) = cell.repeat {
                         let new = k * r_tp + j;
                         cell.repeat = Some(new);
-                        cell.raw = cell.raw.as_ref().map(|r| rename_repeat(r, j, new));
+                        cell.raw = cell.raw.as_ref().map(|r| with_repeat(r, new));
                     }
                 }
                 _ => cell.repeat = Some(k),
@@ -132,14 +129,15 @@ pub(super) fn merge(
     }
     let mut m = merged.expect("at least one round");
     m.command = std::env::args().collect::<Vec<_>>().join(" ");
-    if let Some(p) = m.profile.as_object_mut() {
-        p.insert("repeats".to_owned(), serde_json::json!(total_tp));
-        p.insert("cold_repeats".to_owned(), serde_json::json!(total_cold));
+    if let Some(p) = &mut m.profile {
+        p.repeats = Some(total_tp);
+        p.cold_repeats = Some(total_cold);
     }
     m.git.revision = arm.sha.clone();
     m.git.dirty = arm.dirty;
-    m.status = match statuses.iter().find(|(_, s)| s != "complete") {
-        None => "complete".to_owned(),
+    let complete = RunStatus::Complete.name();
+    m.status = match statuses.iter().find(|(_, s)| s != complete) {
+        None => complete.to_owned(),
         Some((k, s)) => format!("round {}: {s}", k + 1),
     };
     m.write(&run.root)?;
@@ -184,7 +182,7 @@ pub(super) fn empty_run(root: &Path, ab: &AbArgs, arm: &Arm, failed: &[&String])
             .iter()
             .map(|v| VariantStatus {
                 name: v.clone(),
-                status: "failed".to_owned(),
+                status: VariantState::Failed,
                 reason: Some(format!("no round ran: {reason}")),
             })
             .collect(),
@@ -198,14 +196,9 @@ fn merge_variant(acc: &mut Vec<VariantStatus>, v: &VariantStatus) {
     match acc.iter_mut().find(|a| a.name == v.name) {
         None => acc.push(v.clone()),
         Some(a) => {
-            let rank = |s: &str| match s {
-                "failed" => 2,
-                "ran" => 1,
-                _ => 0,
-            };
-            if rank(&v.status) > rank(&a.status) {
-                a.status = v.status.clone();
-                if a.reason.is_none() || v.status == "failed" {
+            if v.status.rank() > a.status.rank() {
+                a.status = v.status;
+                if a.reason.is_none() || v.status == VariantState::Failed {
                     a.reason = v.reason.clone();
                 }
             }
@@ -213,13 +206,15 @@ fn merge_variant(acc: &mut Vec<VariantStatus>, v: &VariantStatus) {
     }
 }
 
-/// `x__c10__r0.json` -> `x__c10__r4.json`.
-fn rename_repeat(name: &str, old: usize, new: usize) -> String {
-    let from = format!("__r{old}.json");
-    match name.strip_suffix(&from) {
-        Some(stem) => format!("{stem}__r{new}.json"),
-        None => name.to_owned(),
-    }
+/// A throughput or instructions raw file (relative to the run folder) with
+/// its repeat changed; any other path as it is.
+fn with_repeat(rel: &str, repeat: usize) -> String {
+    let path = match RawKey::parse(Path::new(rel)) {
+        Some(RawKey::Throughput(k)) => ThroughputKey { repeat, ..k }.path(),
+        Some(RawKey::Instructions(k)) => InstructionsKey { repeat, ..k }.path(),
+        _ => return rel.to_owned(),
+    };
+    path.display().to_string()
 }
 
 /// Append a CSV's rows to the merged file's, with its `repeat` column
@@ -304,29 +299,35 @@ mod tests {
     #[test]
     fn throughput_names_get_the_new_repeat() {
         assert_eq!(
-            rename_repeat("native_local__hello__c10__r0.json", 0, 4),
-            "native_local__hello__c10__r4.json"
+            with_repeat("raw/throughput/native_local__hello__c10__r0.json", 4),
+            "raw/throughput/native_local__hello__c10__r4.json"
         );
-        assert_eq!(rename_repeat("raw/x__r1.json", 1, 7), "raw/x__r7.json");
-        assert_eq!(rename_repeat("odd.json", 0, 3), "odd.json");
+        assert_eq!(
+            with_repeat("raw/instructions/native_local__hello__r1.json", 7),
+            "raw/instructions/native_local__hello__r7.json"
+        );
+        assert_eq!(
+            with_repeat("raw/throughput/odd.json", 3),
+            "raw/throughput/odd.json"
+        );
     }
 
     #[test]
     fn variant_status_keeps_the_worst() {
         let mut acc = vec![VariantStatus {
             name: "a".into(),
-            status: "ran".into(),
+            status: VariantState::Ran,
             reason: None,
         }];
         merge_variant(
             &mut acc,
             &VariantStatus {
                 name: "a".into(),
-                status: "failed".into(),
+                status: VariantState::Failed,
                 reason: Some("boom".into()),
             },
         );
-        assert_eq!(acc[0].status, "failed");
+        assert_eq!(acc[0].status, VariantState::Failed);
         assert_eq!(acc[0].reason.as_deref(), Some("boom"));
     }
 }

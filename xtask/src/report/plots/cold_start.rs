@@ -3,8 +3,6 @@
 //! min-max whiskers) over the samples themselves, on a log millisecond axis
 //! (native ~1 ms, Docker ~hundreds).
 
-use std::path::Path;
-
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -12,6 +10,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{frame, legend, log_axis, ordered_variants, tick_plain, Axis, Chart, Entry, Mark};
 use crate::raw::ColdSample;
+use crate::rundata::RunData;
 use crate::stats::percentile;
 
 pub(crate) struct ColdStart {
@@ -21,25 +20,13 @@ pub(crate) struct ColdStart {
 
 impl ColdStart {
     /// Every harness sample under `raw/cold/`; `None` when there is none.
-    pub fn new(run: &Path) -> Result<Option<ColdStart>> {
-        let dir = run.join("raw/cold");
-        let mut samples: Vec<ColdSample> = Vec::new();
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            let mut paths: Vec<_> = entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                        n.ends_with(".csv") && !n.starts_with('.') && !n.contains(".hyperfine.")
-                    })
-                })
-                .collect();
-            paths.sort();
-            for path in paths {
-                samples.extend(crate::results::read_csv::<ColdSample>(&path)?);
-            }
-        }
-        Ok(Self::from_samples(&samples))
+    pub fn new(data: &RunData) -> Option<ColdStart> {
+        let samples: Vec<ColdSample> = data
+            .cold
+            .iter()
+            .flat_map(|s| s.samples.iter().cloned())
+            .collect();
+        Self::from_samples(&samples)
     }
 
     pub fn from_samples(samples: &[ColdSample]) -> Option<ColdStart> {

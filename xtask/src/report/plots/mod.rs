@@ -24,6 +24,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::summary::Summary;
+use crate::rundata::RunData;
 use crate::{results, variants};
 
 /// Chart size in pixels (SVG and PNG alike).
@@ -90,9 +91,9 @@ impl Rendered {
 
 /// Draw every chart that has data into `<run>/plots/`, and remove charts of
 /// an earlier rendering that no longer have data.
-pub fn render_all(run: &Path, s: &Summary) -> Result<Rendered> {
+pub fn render_all(data: &RunData, s: &Summary) -> Result<Rendered> {
     register_font();
-    let dir = run.join("plots");
+    let dir = data.root.join("plots");
     let mut out = Rendered::default();
     let mut draw = |name: String, title: String, chart: Option<&dyn Render>| {
         let Some(chart) = chart else { return };
@@ -113,7 +114,7 @@ pub fn render_all(run: &Path, s: &Summary) -> Result<Rendered> {
             chart.as_ref().map(|c| c as &dyn Render),
         );
     }
-    let cold = cold_start::ColdStart::new(run)?;
+    let cold = cold_start::ColdStart::new(data);
     draw(
         "cold_start".to_owned(),
         "Cold start per variant, every sample".to_owned(),

@@ -13,6 +13,7 @@ use super::{
     Mark,
 };
 use crate::report::summary::WarmRow;
+use crate::rundata::Client;
 
 /// One bar: its left and right edge (in group units) and its layers, from the
 /// tallest (drawn first) to the shortest.
@@ -97,7 +98,7 @@ impl WarmLatency {
     pub fn new(rows: &[WarmRow]) -> Option<WarmLatency> {
         let rows: Vec<WarmRow> = rows
             .iter()
-            .filter(|r| r.client == "persistent" && r.p50_us > 0)
+            .filter(|r| r.client == Client::Persistent && r.p50_us > 0)
             .cloned()
             .collect();
         if rows.is_empty() {
@@ -171,11 +172,11 @@ impl PersistentVsCurl {
     pub fn new(rows: &[WarmRow]) -> Option<PersistentVsCurl> {
         let pairs: Vec<(String, String, u64, u64)> = rows
             .iter()
-            .filter(|r| r.client == "persistent" && r.p50_us > 0)
+            .filter(|r| r.client == Client::Persistent && r.p50_us > 0)
             .filter_map(|p| {
                 rows.iter()
                     .find(|c| {
-                        c.client == "curl"
+                        c.client == Client::Curl
                             && c.variant == p.variant
                             && c.workload == p.workload
                             && c.p50_us > 0

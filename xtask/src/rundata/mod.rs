@@ -1,0 +1,251 @@
+//! The run folder's one owner: the names of its raw files ([`keys`]), the
+//! words its manifest uses ([`kinds`]), its profile ([`profile`]), and
+//! [`RunData`], a run folder read once (manifest and raw files) for the
+//! summaries, plots and comparisons to derive from.
+
+pub mod keys;
+pub mod kinds;
+pub mod profile;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+pub use keys::{
+    ColdKey, HyperfineKey, InstructionsKey, Level, MicroKey, RawKey, ThroughputKey, WarmKey,
+};
+pub use kinds::{CellStatus, Client, Method, RunStatus, Suite, VariantState};
+pub use profile::RunProfile;
+
+use crate::manifest::Manifest;
+use crate::raw::{ColdSample, ThroughputRaw, WarmSample};
+use crate::results;
+
+/// `raw/cold/<variant>.csv`, every repeat's samples.
+#[derive(Debug, Clone)]
+pub struct ColdSeries {
+    pub key: ColdKey,
+    pub samples: Vec<ColdSample>,
+}
+
+/// `raw/cold/<variant>.hyperfine.json`: its run times in ms.
+#[derive(Debug, Clone)]
+pub struct HyperfineSeries {
+    pub key: HyperfineKey,
+    pub ms: Vec<f64>,
+}
+
+/// `raw/warm/<variant>__<workload>__<client>.csv`.
+#[derive(Debug, Clone)]
+pub struct WarmSeries {
+    pub key: WarmKey,
+    pub samples: Vec<WarmSample>,
+    /// The file has a `repeat` column (older runs had one series without it).
+    pub has_repeats: bool,
+}
+
+/// `raw/throughput/<variant>__<workload>__<level>__r<repeat>.json`.
+#[derive(Debug, Clone)]
+pub struct ThroughputCell {
+    pub key: ThroughputKey,
+    pub raw: ThroughputRaw,
+}
+
+/// One run folder: its manifest and raw files, each series with its key,
+/// in file name order.
+#[derive(Debug, Default)]
+pub struct RunData {
+    pub root: PathBuf,
+    /// `None` for a hand-made folder without `manifest.json`.
+    pub manifest: Option<Manifest>,
+    pub cold: Vec<ColdSeries>,
+    pub hyperfine: Vec<HyperfineSeries>,
+    pub warm: Vec<WarmSeries>,
+    pub throughput: Vec<ThroughputCell>,
+    /// Files under `raw/{cold,warm,throughput}` that are no key: not read.
+    pub unknown: Vec<PathBuf>,
+}
+
+impl RunData {
+    pub fn load(root: &Path) -> Result<RunData> {
+        let manifest = if root.join("manifest.json").exists() {
+            Some(Manifest::read(root)?)
+        } else {
+            None
+        };
+        RunData::with_manifest(root, manifest)
+    }
+
+    /// The raw files, beside a manifest already read.
+    pub fn with_manifest(root: &Path, manifest: Option<Manifest>) -> Result<RunData> {
+        let mut data = RunData {
+            root: root.to_path_buf(),
+            manifest,
+            ..RunData::default()
+        };
+        for path in files(&root.join("raw/cold"))? {
+            if let Some(key) = HyperfineKey::parse(&path) {
+                let ms = hyperfine_ms(&path)?;
+                data.hyperfine.push(HyperfineSeries { key, ms });
+            } else if let Some(key) = ColdKey::parse(&path) {
+                let samples = results::read_csv(&path)?;
+                data.cold.push(ColdSeries { key, samples });
+            } else {
+                data.unknown.push(path);
+            }
+        }
+        for path in files(&root.join("raw/warm"))? {
+            let Some(key) = WarmKey::parse(&path) else {
+                data.unknown.push(path);
+                continue;
+            };
+            let has_repeats = csv::Reader::from_path(&path)
+                .and_then(|mut r| r.headers().map(|h| h.iter().any(|c| c == "repeat")))
+                .with_context(|| format!("reading {}", path.display()))?;
+            let samples = results::read_csv(&path)?;
+            data.warm.push(WarmSeries {
+                key,
+                samples,
+                has_repeats,
+            });
+        }
+        for path in files(&root.join("raw/throughput"))? {
+            let Some(key) = ThroughputKey::parse(&path) else {
+                data.unknown.push(path);
+                continue;
+            };
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let raw = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", path.display()))?;
+            data.throughput.push(ThroughputCell { key, raw });
+        }
+        Ok(data)
+    }
+
+    /// Raw data the manifest says did not finish (failed, skipped or
+    /// interrupted cells): such a cell is listed, never averaged.
+    pub fn unfinished(&self) -> Unfinished {
+        let mut out = Unfinished::default();
+        let Some(m) = &self.manifest else {
+            return out;
+        };
+        for cell in m.cells.iter().filter(|c| c.status != CellStatus::Ok) {
+            if cell.suite == Suite::Cold {
+                if let Some(repeat) = cell.repeat {
+                    out.cold.insert((cell.variant.clone(), repeat));
+                }
+            }
+            if let Some(raw) = &cell.raw {
+                out.files.insert(PathBuf::from(raw));
+            }
+        }
+        out
+    }
+}
+
+/// See [`RunData::unfinished`].
+#[derive(Debug, Default)]
+pub struct Unfinished {
+    /// Raw files of throughput and warm cells, relative to the run folder.
+    pub files: HashSet<PathBuf>,
+    /// Cold-start (variant, repeat) series: one raw file holds every repeat.
+    pub cold: HashSet<(String, usize)>,
+}
+
+impl Unfinished {
+    pub fn file(&self, relative: &Path) -> bool {
+        self.files.contains(relative)
+    }
+}
+
+/// The files of a raw folder, sorted, without hidden ones; none when absent.
+fn files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| !n.starts_with('.'))
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// hyperfine's export: the first command's run times, in ms.
+fn hyperfine_ms(path: &Path) -> Result<Vec<f64>> {
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)
+        .with_context(|| format!("parsing {}", path.display()))?;
+    Ok(json["results"][0]["times"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|x| x.as_f64())
+                .map(|s| s * 1e3)
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_run_loads() {
+        let root = crate::project_root().join("results/reference");
+        let data = RunData::load(&root).unwrap();
+        let m = data.manifest.as_ref().expect("a manifest");
+        assert!(data.unknown.is_empty(), "{:?}", data.unknown);
+        let profile = m.profile.as_ref().expect("a profile");
+        assert_eq!(profile.name.as_deref(), Some("quick"));
+        let variants = m.variants.len();
+        assert_eq!(data.cold.len(), variants);
+        let cold_repeats = profile.cold_repeats.unwrap();
+        let cold_samples = profile.cold_samples.unwrap();
+        for s in &data.cold {
+            assert_eq!(s.samples.len(), cold_repeats * cold_samples, "{:?}", s.key);
+        }
+        // Every raw file named in the manifest is loaded, and only those.
+        let in_manifest: HashSet<PathBuf> = m
+            .cells
+            .iter()
+            .filter_map(|c| c.raw.as_ref().map(PathBuf::from))
+            .collect();
+        let loaded: HashSet<PathBuf> = data
+            .cold
+            .iter()
+            .map(|s| s.key.path())
+            .chain(data.warm.iter().map(|s| s.key.path()))
+            .chain(data.throughput.iter().map(|c| c.key.path()))
+            .collect();
+        assert_eq!(loaded, in_manifest);
+        // Distinct raw files: a warm file holds every repeat of its series.
+        let cells = |suite: Suite| {
+            m.cells
+                .iter()
+                .filter(|c| c.suite == suite)
+                .filter_map(|c| c.raw.as_deref())
+                .collect::<HashSet<_>>()
+                .len()
+        };
+        assert_eq!(data.throughput.len(), cells(Suite::Throughput));
+        assert_eq!(data.warm.len(), cells(Suite::Warm));
+        assert_eq!(data.throughput.len(), 570);
+        for c in &data.throughput {
+            assert_eq!(c.raw.variant, c.key.variant);
+            assert_eq!(c.raw.workload, c.key.workload);
+            assert_eq!(c.raw.repeat, c.key.repeat);
+        }
+        for s in &data.warm {
+            assert!(s.has_repeats);
+        }
+    }
+}
