@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{docker, paths, tools, wasmtime_cli};
+use crate::{docker, files, paths, tools, wasmtime_cli};
 
 #[derive(clap::Args, Debug, Default)]
 pub struct BuildArgs {
@@ -198,7 +198,7 @@ fn build_images(sh: &Shell) -> Result<String> {
     ] {
         let context = contexts.join(name);
         sh.create_dir(&context)?;
-        copy(&paths::static_bin(name), &context.join(name))?;
+        files::copy(&paths::static_bin(name), &context.join(name))?;
         let dockerfile = paths::project_root().join(name).join("Dockerfile");
         let sha = docker::file_sha256(&paths::static_bin(name))?;
         docker::build_image(
@@ -213,10 +213,4 @@ fn build_images(sh: &Shell) -> Result<String> {
         docker::GATEWAY_IMAGE,
         docker::UPSTREAM_IMAGE
     ))
-}
-
-fn copy(from: &Path, to: &Path) -> Result<()> {
-    std::fs::copy(from, to)
-        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
-    Ok(())
 }

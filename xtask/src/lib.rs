@@ -2,6 +2,7 @@
 //! clap dispatch; everything else is here so the integration tests can start
 //! variants exactly as the suites do.
 
+pub mod affinity;
 pub mod bench;
 pub mod bench_env;
 pub mod build;
@@ -11,6 +12,7 @@ pub mod compare;
 pub mod docker;
 pub mod doctor;
 pub mod export;
+pub mod files;
 pub mod fuzz;
 pub mod history;
 pub mod load;

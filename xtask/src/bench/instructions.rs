@@ -392,7 +392,7 @@ fn request(addr: SocketAddr, workload: &Workload) -> Result<()> {
             "GET {} answered {} under callgrind: {}",
             workload.path,
             reply.status,
-            reply.text().chars().take(200).collect::<String>()
+            reply.body_text().chars().take(200).collect::<String>()
         );
     }
     Ok(())

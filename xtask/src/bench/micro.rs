@@ -134,7 +134,7 @@ fn measure(args: &MicroArgs, bench: &Path, home: &Path) -> Result<()> {
     if !args.no_pin {
         // The gateway's CPU, as the macro suites pin it; the benches spend
         // their first milliseconds compiling modules, before any timing.
-        let _ = crate::process::pin_pid(child.id(), 0);
+        let _ = crate::affinity::pin_pid(child.id(), 0);
     }
     let status = child.wait()?;
     if !status.success() {

@@ -87,9 +87,9 @@ impl Profile {
     }
 
     /// The study's seven connection levels for every variant and workload,
-    /// 3 repeats, with 1.5 s windows: sized for about an hour on the 2-core
+    /// 3 repeats, with 1 s windows: sized to stay under an hour on the 2-core
     /// machine, where the per-request-process variants' steady warm-ups at
-    /// 800 and 1200 connections (several seconds each) dominate.
+    /// 800 and 1200 connections (4 and 6 s each at ~200 rps) dominate.
     pub fn standard() -> Profile {
         Profile {
             name: "standard",
@@ -100,7 +100,7 @@ impl Profile {
             warm_repeats: 3,
             connections: vec![10, 50, 100, 200, 400, 800, 1200],
             keepalive_connections: vec![1],
-            duration: Duration::from_millis(1500),
+            duration: Duration::from_secs(1),
             repeats: 3,
             primer: Duration::from_millis(300),
             warmup: Duration::from_millis(300),

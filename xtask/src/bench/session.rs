@@ -96,7 +96,7 @@ impl Session {
         if let Some(cpu) = load_cpu {
             // Every harness thread (load generator, sampler, curl and docker
             // CLIs we spawn) inherits this; gateways are pinned to CPU 0.
-            crate::process::pin_thread(cpu).context("pinning the harness to its CPU")?;
+            crate::affinity::pin_thread(cpu).context("pinning the harness to its CPU")?;
         }
 
         let run = RunDir::create(args.out.as_deref())?;

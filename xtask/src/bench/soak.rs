@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::upstream::Upstream;
 use crate::variants::{self, Running, StartOpts};
-use crate::{docker, paths, process, report, results, signals};
+use crate::{affinity, docker, paths, report, results, signals};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SoakArgs {
@@ -133,7 +133,7 @@ impl Soak {
         let addr = running.addr;
         let (s, r, e) = (stop.clone(), requests.clone(), errors.clone());
         let client = std::thread::spawn(move || {
-            let _ = process::pin_thread(1);
+            let _ = affinity::pin_thread(1);
             let gap = Duration::from_secs_f64(1.0 / rate.max(0.01));
             let mut next = Instant::now();
             let mut i = 0usize;

@@ -24,7 +24,6 @@
 //! # Ok(()) }
 //! ```
 
-mod affinity;
 mod closed;
 mod conn;
 mod engine;
@@ -149,7 +148,10 @@ pub fn run_observed(
     if spec.timeout.is_zero() {
         bail!("the request timeout must be positive");
     }
-    let _pin = spec.pin_cpu.map(affinity::pin_current_thread).transpose()?;
+    let _pin = spec
+        .pin_cpu
+        .map(crate::affinity::pin_current_thread)
+        .transpose()?;
     match spec.mode {
         Mode::Closed => engine::drive(spec, &mut closed::Closed, stop, edge),
         Mode::Open { rate } => {

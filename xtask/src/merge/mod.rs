@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use crate::manifest::{Manifest, VariantStatus};
 use crate::results::{self, RunDir};
 use crate::rundata::RunStatus;
-use crate::{report, variants};
+use crate::{files, report, variants};
 use parts::{MergeInfo, Part};
 
 #[derive(clap::Args, Debug)]
@@ -224,7 +224,7 @@ fn plan_raw(parts: &[(String, Manifest, PathBuf)], out: &Path) -> Result<Vec<(Pa
     let mut clashes = Vec::new();
     let mut copies = Vec::new();
     for (name, _, root) in parts {
-        for rel in files_under(&root.join("raw"))? {
+        for rel in files::walk(&root.join("raw")) {
             match owner.get(&rel) {
                 Some(first) => clashes.push(format!("raw/{} ({first}, {name})", rel.display())),
                 None => {
@@ -243,33 +243,8 @@ fn plan_raw(parts: &[(String, Manifest, PathBuf)], out: &Path) -> Result<Vec<(Pa
     Ok(copies)
 }
 
-/// Files under `dir`, relative to it, sorted; temp files (`.name`) left out.
-fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(dir.join(&rel)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let path = rel.join(&name);
-            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    for rel in files_under(from)? {
+    for rel in files::walk(from) {
         copy_file(&from.join(&rel), &to.join(&rel))?;
     }
     Ok(())

@@ -59,7 +59,10 @@ fn run_then_terminate(variant: &str, expected_hello: &str) {
     std::thread::spawn(move || for _ in lines {});
 
     let reply = probe::get(addr, "/", Duration::from_secs(5)).unwrap();
-    assert_eq!((reply.status, reply.text().as_str()), (200, expected_hello));
+    assert_eq!(
+        (reply.status, reply.body_text().as_str()),
+        (200, expected_hello)
+    );
     let kids = children_of(pid);
     if variant != "native_docker" {
         assert!(

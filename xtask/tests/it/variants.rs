@@ -33,8 +33,8 @@ fn get(addr: SocketAddr, path: &str) -> Reply {
 
 fn ok_body(addr: SocketAddr, path: &str) -> String {
     let reply = get(addr, path);
-    assert_eq!(reply.status, 200, "GET {path}: {}", reply.text());
-    reply.text()
+    assert_eq!(reply.status, 200, "GET {path}: {}", reply.body_text());
+    reply.body_text()
 }
 
 fn check_workloads(variant: &'static Variant, upstream: SocketAddr) {

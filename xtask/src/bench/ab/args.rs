@@ -2,12 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::compare;
-
-/// The variants an A/B measures by default: the three whose code differs
-/// (the server core, the embedded Wasmtime transform, a runtime per request).
-/// `native_docker` adds an image build per revision; ask for it by name.
-pub const DEFAULT_VARIANTS: &str = "native_local,wasm_host_wasmtime_embedded,wasm_host_wasmtime";
+use crate::{compare, variants};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct CompareArgs {
@@ -35,8 +30,10 @@ pub struct AbArgs {
     /// Profile of each round (ci: sized for a pull request on 2 cores).
     #[arg(long, default_value = "ci")]
     pub profile: String,
-    /// Variants, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = DEFAULT_VARIANTS)]
+    /// Variants, comma-separated. The default, from the variant table: the
+    /// first study variant of each role but the containers (whose image
+    /// every revision would rebuild; name them to include them).
+    #[arg(long, value_delimiter = ',', default_values_t = variants::ab_defaults().iter().map(|v| v.name.to_owned()))]
     pub variants: Vec<String>,
     /// Workloads, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "hello,compute")]

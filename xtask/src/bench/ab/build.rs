@@ -10,6 +10,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use super::Arm;
+use crate::files::copy;
 use crate::{docker, paths};
 
 fn cargo(dir: &Path, target: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Result<()> {
@@ -190,26 +191,6 @@ fn precompile(bin: &Path) {
             }
         }
     }
-}
-
-pub(super) fn copy(from: &Path, to: &Path) -> Result<()> {
-    std::fs::copy(from, to)
-        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
-    Ok(())
-}
-
-pub(super) fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let dest = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &dest)?;
-        } else {
-            copy(&entry.path(), &dest)?;
-        }
-    }
-    Ok(())
 }
 
 pub(super) fn tag_image(from: &str, to: &str) -> Result<()> {

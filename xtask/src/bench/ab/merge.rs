@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use super::args::AbArgs;
-use super::build::{copy, copy_dir};
 use super::Arm;
+use crate::files::{copy, copy_tree};
 use crate::manifest::{Cell, Manifest, VariantStatus};
 use crate::report;
 use crate::results::{self, RunDir};
@@ -286,7 +286,7 @@ fn move_dir(from: &Path, to: &Path) -> Result<()> {
         return Ok(());
     }
     if from.is_dir() {
-        copy_dir(from, to)
+        copy_tree(from, to)
     } else {
         copy(from, to)
     }

@@ -44,7 +44,7 @@ mod merge;
 mod rounds;
 mod worktree;
 
-pub use args::{AaArgs, AbArgs, CompareArgs, DEFAULT_VARIANTS};
+pub use args::{AaArgs, AbArgs, CompareArgs};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,8 +55,9 @@ use serde::Serialize;
 
 use super::Profile;
 use crate::compare::{self, Comparison};
+use crate::files::copy_tree;
 use crate::{docker, paths, signals, variants, workloads};
-use build::{build_tree, copy_bins, copy_dir, tag_image};
+use build::{build_tree, copy_bins, tag_image};
 use rounds::measure_and_compare;
 use worktree::{rev_parse, Worktree};
 
@@ -114,9 +115,7 @@ pub(super) fn plan(ab: &AbArgs) -> Result<Plan> {
             compare::MIN_REPEATS
         );
     }
-    for v in &ab.variants {
-        variants::find(v)?;
-    }
+    let selected = variants::select(&ab.variants)?;
     for w in &ab.workloads {
         workloads::find(w)?;
     }
@@ -144,7 +143,7 @@ pub(super) fn plan(ab: &AbArgs) -> Result<Plan> {
         Some(dir) => absolute(dir)?,
         None => paths::target_dir(),
     };
-    let docker = ab.variants.iter().any(|v| v == "native_docker");
+    let docker = selected.iter().any(|v| v.is_container());
     Ok(Plan {
         rounds,
         out,
@@ -178,7 +177,7 @@ fn run_compare(args: &CompareArgs) -> Result<Comparison> {
         for (i, arm) in arms.iter().enumerate() {
             if i == 1 && arm.sha == arms[0].sha {
                 eprintln!("==> head is base ({}): one build", short(&arm.sha));
-                copy_dir(&arms[0].bin, &arm.bin)?;
+                copy_tree(&arms[0].bin, &arm.bin)?;
                 continue;
             }
             eprintln!("==> {} {} ({}): build", arm.name, arm.rev, short(&arm.sha));

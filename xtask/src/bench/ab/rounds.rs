@@ -14,7 +14,7 @@ use super::build::remove_images;
 use super::merge::{empty_run, merge};
 use super::{short, Arm, Plan};
 use crate::compare::{self, Comparison};
-use crate::{results, signals, wasmtime_cli};
+use crate::{results, signals, variants, wasmtime_cli};
 
 /// What `<out>/ab.json` records.
 #[derive(Serialize)]
@@ -42,9 +42,14 @@ pub(super) fn measure_and_compare(
     title: &str,
     aa: bool,
 ) -> Result<Comparison> {
-    if ab.variants.iter().any(|v| v == "wasm_host_wasmtime") {
+    let cli: Vec<&str> = variants::select(&ab.variants)?
+        .into_iter()
+        .filter(|v| variants::uses_wasmtime_cli(v))
+        .map(|v| v.name)
+        .collect();
+    if !cli.is_empty() {
         if let Err(e) = wasmtime_cli::ensure() {
-            eprintln!("wasm_host_wasmtime will be skipped: {e:#}");
+            eprintln!("{} will be skipped: {e:#}", cli.join(", "));
         }
     }
     let exe = std::env::current_exe().context("locating the xtask binary")?;

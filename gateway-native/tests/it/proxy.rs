@@ -2,15 +2,13 @@
 //! what is forwarded, and 502/504 when the upstream refuses, babbles or
 //! stays silent. upstream-echo's own tests run the real upstream binary.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{Gateway, UPSTREAM_TIMEOUT_MS};
+use crate::support::{Gateway, UPSTREAM_TIMEOUT_MS};
 
 /// An upstream that answers every connection with `answer` and reports the
 /// request head it received.

@@ -1,6 +1,5 @@
 //! Shared by the gateway's integration tests: start the real binary on a free
 //! port, talk to it over raw TCP, and make sure it is killed whatever happens.
-#![allow(dead_code)] // each test file uses a different part
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

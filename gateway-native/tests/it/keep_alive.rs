@@ -1,14 +1,12 @@
 //! The keep-alive policy: opt-in with `Connection: keep-alive`, bounded by
 //! `--keepalive-max-requests` and `--keepalive-idle-ms`, closed by errors.
 
-mod support;
-
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use crate::support::{read_until_closed, Gateway, KEEPALIVE_IDLE_MS};
 use gateway_native::http::{ClientResponse, ResponseReader};
-use support::{read_until_closed, Gateway, KEEPALIVE_IDLE_MS};
 
 fn ask(stream: &mut TcpStream, reader: &mut ResponseReader, raw: &str) -> ClientResponse {
     stream.write_all(raw.as_bytes()).unwrap();

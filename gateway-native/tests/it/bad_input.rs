@@ -2,13 +2,11 @@
 //! (or, for silent clients, is dropped after the read timeout), and after
 //! each the gateway still answers a good request.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{read_until_closed, Gateway, MAX_ITERS, READ_TIMEOUT_MS};
+use crate::support::{read_until_closed, Gateway, MAX_ITERS, READ_TIMEOUT_MS};
 
 fn assert_status(gateway: &Gateway, raw: &[u8], status: u16) -> String {
     let response = gateway.send(raw);

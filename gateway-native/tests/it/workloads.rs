@@ -1,12 +1,10 @@
 //! The workloads' answers from the real binary, checked against values
 //! computed here independently.
 
-mod support;
-
 use std::io::Write;
 
+use crate::support::{independent_chain, read_until_closed, Gateway};
 use gateway_native::http::ResponseReader;
-use support::{independent_chain, read_until_closed, Gateway};
 
 #[test]
 fn hello_is_exactly_this_response() {
