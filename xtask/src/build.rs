@@ -9,6 +9,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
+use crate::variants::{self, Modules, Variant};
 use crate::{docker, files, paths, tools, wasmtime_cli};
 
 #[derive(clap::Args, Debug, Default)]
@@ -66,7 +67,8 @@ pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
         )),
     });
 
-    eprintln!("==> .cwasm for wasm_host_wasmtime_pooled");
+    let pooled = variants::names(|v| v.modules() == Some(Modules::HostCwasm));
+    eprintln!("==> .cwasm for {pooled}");
     let host = paths::release_bin("gateway-host");
     for stem in MODULES {
         let out = paths::module_file(&format!("{stem}.pooled.cwasm"));
@@ -88,7 +90,7 @@ pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
     } else {
         match docker::engine_version() {
             Ok(_) => build_images(&sh).map_err(|e| format!("{e:#}")),
-            Err(e) => Err(format!("native_docker: {e:#}")),
+            Err(e) => Err(format!("{}: {e:#}", variants::names(Variant::is_container))),
         }
     };
     if let Err(reason) = &images {
@@ -100,8 +102,10 @@ pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
     });
 
     eprintln!("==> wasmtime CLI");
-    let cli = wasmtime_cli::ensure().map_err(|e| format!("wasm_host_wasmtime: {e:#}"));
-    eprintln!("==> .cwasm for wasm_host_wasmtime_aot");
+    let cli = wasmtime_cli::ensure()
+        .map_err(|e| format!("{}: {e:#}", variants::names(variants::uses_wasmtime_cli)));
+    let aot = variants::names(|v| v.modules() == Some(Modules::CliCwasm));
+    eprintln!("==> .cwasm for {aot}");
     let aot = match &cli {
         Ok(found) => cli_precompile(&sh, &found.path).map_err(|e| format!("{e:#}")),
         Err(reason) => Err(format!("no wasmtime CLI to compile with ({reason})")),
@@ -119,7 +123,10 @@ pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
         what: "wasmedge",
         outcome: tools::wasmedge()
             .map(|f| format!("{} ({})", f.path.display(), f.version))
-            .map_err(|e| format!("wasm_host_cli: {e:#}; set WASMEDGE=/path to run it")),
+            .map_err(|e| {
+                let users = variants::names(|v| v.runtime() == Some("wasmedge"));
+                format!("{users}: {e:#}; set WASMEDGE=/path to run it")
+            }),
     });
     Ok(steps)
 }

@@ -28,7 +28,7 @@ pub fn checks() -> Vec<Check> {
             found: docker::engine_version()
                 .map(|v| format!("engine {v}"))
                 .map_err(|e| format!("{e:#}")),
-            how: "install Docker Engine and start the daemon (apt-get install docker.io); native_docker is skipped without it",
+            how: "install Docker Engine and start the daemon (apt-get install docker.io); the variants it costs are listed below",
         },
         Check {
             what: "docker images",
@@ -57,7 +57,7 @@ pub fn checks() -> Vec<Check> {
             found: tools::wasmedge()
                 .map(|f| format!("{} at {}, {}", f.version, f.path.display(), tools::WASMEDGE_MODE))
                 .map_err(|e| format!("{e:#}")),
-            how: "install WasmEdge 0.17 with its official installer (`install.sh` in the WasmEdge repository) or unpack a release archive, then put `wasmedge` on PATH or set WASMEDGE=/path/to/bin/wasmedge; a build from source needs its run-time libraries (Debian: apt-get install libspdlog1.10). wasm_host_cli is skipped without it",
+            how: "install WasmEdge 0.17 with its official installer (`install.sh` in the WasmEdge repository) or unpack a release archive, then put `wasmedge` on PATH or set WASMEDGE=/path/to/bin/wasmedge; a build from source needs its run-time libraries (Debian: apt-get install libspdlog1.10); the variants it costs are listed below",
         },
         tool("wrk", &["--version"], "apt-get install wrk (the side-by-side load generator)"),
         tool("hyperfine", &["--version"], "apt-get install hyperfine (the study's cold-start method)"),

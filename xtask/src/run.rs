@@ -55,7 +55,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
         Some(up)
     } else {
         if args.upstream.is_some() {
-            eprintln!("note: native_docker uses its own upstream container (127.0.0.1:18080 in its network namespace); --upstream is not used");
+            eprintln!(
+                "note: {} uses its own upstream container (127.0.0.1:18080 in its network namespace); --upstream is not used",
+                variant.name
+            );
         }
         None
     };

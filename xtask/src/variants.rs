@@ -189,6 +189,17 @@ pub fn study_variants(role: Role) -> impl Iterator<Item = &'static Variant> {
     VARIANTS.iter().filter(move |v| v.study && v.role == role)
 }
 
+/// The table's variants that `pred` picks, comma-separated: messages about
+/// a missing tool or build name the variants it costs from here.
+pub fn names(pred: impl Fn(&Variant) -> bool) -> String {
+    let picked: Vec<&str> = VARIANTS
+        .iter()
+        .filter(|v| pred(v))
+        .map(|v| v.name)
+        .collect();
+    picked.join(", ")
+}
+
 /// What an A/B measures by default: the first of the study's variants in
 /// each role whose code a pull request changes without a container image
 /// (an image build per revision is slow; ask for containers by name).
@@ -204,13 +215,7 @@ pub fn ab_defaults() -> Vec<&'static Variant> {
 
 /// Does it run the wasmtime CLI (which `cargo xtask build` installs)?
 pub fn uses_wasmtime_cli(v: &Variant) -> bool {
-    matches!(
-        v.launch,
-        Launch::Host {
-            runtime: "wasmtime" | "wasmtime_aot",
-            ..
-        }
-    )
+    matches!(v.runtime(), Some("wasmtime" | "wasmtime_aot"))
 }
 
 /// The variants a `--variants` list names, in its order; every variant of
@@ -349,6 +354,22 @@ impl Variant {
             format!("wasm:{native}")
         } else {
             native.to_owned()
+        }
+    }
+
+    /// The Wasm runtime it runs modules with (`gateway-host --runtime`).
+    pub fn runtime(&self) -> Option<&'static str> {
+        match self.launch {
+            Launch::Host { runtime, .. } => Some(runtime),
+            _ => None,
+        }
+    }
+
+    /// The build of the modules it loads.
+    pub fn modules(&self) -> Option<Modules> {
+        match self.launch {
+            Launch::Host { modules, .. } => Some(modules),
+            _ => None,
         }
     }
 

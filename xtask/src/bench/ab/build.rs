@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 
 use super::Arm;
 use crate::files::copy;
-use crate::{docker, paths};
+use crate::{docker, paths, variants};
 
 fn cargo(dir: &Path, target: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Result<()> {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
@@ -67,7 +67,8 @@ pub(super) fn build_tree(dir: &Path, target: &Path, arm: &Arm, with_docker: bool
     precompile(&arm.bin);
     if let (true, Some(tag)) = (with_docker, &arm.image) {
         if docker::engine_version().is_err() {
-            eprintln!("no Docker engine: native_docker will be skipped");
+            let containers = variants::names(variants::Variant::is_container);
+            eprintln!("no Docker engine: {containers} will be skipped");
             return Ok(());
         }
         cargo(
