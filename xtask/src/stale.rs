@@ -19,6 +19,7 @@ use anyhow::{Context, Result};
 
 use crate::docker::OWNER_LABEL;
 use crate::manifest::Manifest;
+use crate::rundata::RunStatus;
 
 /// Set on every process the harness starts, with the harness's pid.
 pub const OWNER_ENV: &str = "WGB_OWNER";
@@ -157,10 +158,10 @@ pub fn mark_if_abandoned(run: &Path) -> Result<bool> {
     let Ok(mut manifest) = Manifest::read(run) else {
         return Ok(false);
     };
-    if manifest.status != "running" || !harness_gone(run) {
+    if manifest.status != RunStatus::Running.name() || !harness_gone(run) {
         return Ok(false);
     }
-    manifest.status = "abandoned".to_owned();
+    manifest.status = RunStatus::Abandoned.name().to_owned();
     manifest.write(run)?;
     eprintln!(
         "stale: marked {} abandoned (its harness died while it ran)",

@@ -102,7 +102,7 @@ fn new_run(args: &MicroArgs) -> Result<PathBuf> {
         schema: 1,
         command: std::env::args().collect::<Vec<_>>().join(" "),
         suites: vec!["micro".to_owned()],
-        status: "running".to_owned(),
+        status: RunStatus::Running.name().to_owned(),
         started: super::session::now(),
         git: manifest::git(),
         versions: manifest::versions(),

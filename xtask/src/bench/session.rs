@@ -106,7 +106,7 @@ impl Session {
             command: std::env::args().collect::<Vec<_>>().join(" "),
             suites: suites.iter().map(|s| s.name().to_owned()).collect(),
             profile: Some((&profile).into()),
-            status: "running".to_owned(),
+            status: RunStatus::Running.name().to_owned(),
             started: now(),
             git: manifest::git(),
             versions: manifest::versions(),

@@ -262,7 +262,7 @@ pub fn read(root: &Path) -> Result<Run> {
         cpu_ms_per_1k: BTreeMap::new(),
         client_bound: BTreeSet::new(),
     };
-    instructions(&mut run)?;
+    instructions(&mut run, &data);
     throughput(&mut run, &data)?;
     cold(&mut run, &data);
     warm(&mut run, &data);
@@ -287,8 +287,8 @@ fn put(run: &mut Run, key: Key, repeat: usize, value: f64) {
     }
 }
 
-fn instructions(run: &mut Run) -> Result<()> {
-    for r in crate::report::instructions::read_raw(&run.root)? {
+fn instructions(run: &mut Run, data: &RunData) {
+    for r in crate::report::instructions::records(data) {
         let key = Key::new(
             Suite::Instructions,
             &r.variant,
@@ -298,7 +298,6 @@ fn instructions(run: &mut Run) -> Result<()> {
         );
         put(run, key, r.repeat, r.instructions_per_request);
     }
-    Ok(())
 }
 
 /// The columns of `aggregated/throughput.csv` a comparison reads. `bound`

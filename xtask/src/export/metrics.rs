@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::report::{figures, instructions, summary};
-use crate::rundata::Client;
+use crate::rundata::{Client, RunData};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -74,8 +74,9 @@ pub struct Metric {
 /// Every headline figure of the run folder `root`, in the variant table's
 /// order, then the workload table's, then `Kind::ALL`'s.
 pub fn of(root: &Path) -> Result<Vec<Metric>> {
-    let s = summary::compute(root)?;
-    let instr = instructions::compute(root)?;
+    let data = RunData::load(root)?;
+    let s = summary::of(&data);
+    let instr = instructions::of(&data);
     Ok(collect(&s, &instr))
 }
 

@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::document::{md, text, Document, Span, Table};
 use super::format;
 use crate::callgrind::InstructionsRaw;
-use crate::rundata::VariantState;
+use crate::rundata::{RunData, VariantState};
 use crate::{results, variants, workloads};
 
 pub const HEADER: &[&str] = &[
@@ -34,24 +34,8 @@ pub struct InstructionsRow {
 
 /// Every `raw/instructions/*.json` of a run, sorted by variant, workload,
 /// repeat.
-pub fn read_raw(root: &Path) -> Result<Vec<InstructionsRaw>> {
-    let dir = root.join("raw/instructions");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if !name.ends_with(".json") || name.starts_with('.') {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let raw: InstructionsRaw =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        out.push(raw);
-    }
+pub fn records(data: &RunData) -> Vec<InstructionsRaw> {
+    let mut out: Vec<InstructionsRaw> = data.instructions.iter().map(|c| c.raw.clone()).collect();
     out.sort_by(|a, b| {
         (rank_v(&a.variant), rank_w(&a.workload), a.repeat).cmp(&(
             rank_v(&b.variant),
@@ -59,7 +43,7 @@ pub fn read_raw(root: &Path) -> Result<Vec<InstructionsRaw>> {
             b.repeat,
         ))
     });
-    Ok(out)
+    out
 }
 
 fn rank_v(name: &str) -> usize {
@@ -77,7 +61,11 @@ fn rank_w(name: &str) -> usize {
 }
 
 pub fn compute(root: &Path) -> Result<Vec<InstructionsRow>> {
-    Ok(rows(&read_raw(root)?))
+    Ok(of(&RunData::load(root)?))
+}
+
+pub fn of(data: &RunData) -> Vec<InstructionsRow> {
+    rows(&records(data))
 }
 
 /// Rows of the summary from raw records (in their order).
@@ -109,17 +97,18 @@ pub fn rows(raw: &[InstructionsRaw]) -> Vec<InstructionsRow> {
 }
 
 /// `summary/instructions.csv`, when the run counted instructions.
-pub fn write(root: &Path) -> Result<()> {
-    let rows = compute(root)?;
+pub fn write(data: &RunData) -> Result<()> {
+    let rows = of(data);
     if !rows.is_empty() {
-        results::write_csv_with_header(&root.join("summary/instructions.csv"), HEADER, &rows)?;
+        let path = data.root.join("summary/instructions.csv");
+        results::write_csv_with_header(&path, HEADER, &rows)?;
     }
     Ok(())
 }
 
 /// The report's section, placed before "Files" (or at the end).
-pub fn add_section(doc: &mut Document, root: &Path) -> Result<()> {
-    let raw = read_raw(root)?;
+pub fn add_section(doc: &mut Document, data: &RunData) -> Result<()> {
+    let raw = records(data);
     if raw.is_empty() {
         return Ok(());
     }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::document::{md, text, Document, Span, Table};
 use super::summary::Summary;
-use crate::rundata::MicroKey;
+use crate::rundata::{ConnMode, MicroKey};
 use crate::variants::{self, Launch, Role};
 
 /// One benchmark: criterion's mean (with its 95% interval) and median, in ns.
@@ -118,7 +118,7 @@ fn hello_cpu_us(s: &Summary, variant: &str) -> Option<f64> {
     let cells: Vec<f64> = s
         .throughput
         .iter()
-        .filter(|r| r.variant == variant && r.workload == "hello" && r.mode == "close")
+        .filter(|r| r.variant == variant && r.workload == "hello" && r.mode == ConnMode::Close)
         .filter(|r| r.cpu_ms_per_1k > 0.0)
         .map(|r| r.cpu_ms_per_1k)
         .collect();

@@ -49,7 +49,7 @@ pub fn summarize(root: &Path, render: bool) -> Result<()> {
     let data = RunData::load(root)?;
     let s = summary::of(&data);
     summary::write(root, &s)?;
-    instructions::write(root)?;
+    instructions::write(&data)?;
     headroom::write(root)?;
     if render {
         self::render(&data, &s)?;
@@ -70,7 +70,7 @@ pub fn render(data: &RunData, s: &summary::Summary) -> Result<()> {
     let plots = plots::render_all(data, s)?;
     let verdicts = hypotheses::judge_all(s);
     let mut doc = content::build(manifest, s, &verdicts, &plots);
-    instructions::add_section(&mut doc, root)?;
+    instructions::add_section(&mut doc, data)?;
     micro::add_section(&mut doc, root, s)?;
     crate::merge::parts::add_to_report(&mut doc, root)?;
     results::write_atomic(&root.join("report.md"), markdown::render(&doc).as_bytes())?;

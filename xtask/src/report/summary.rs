@@ -18,7 +18,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::raw::ColdSample;
-use crate::rundata::{Client, RunData};
+use crate::rundata::{Client, ConnMode, RunData};
 use crate::{load, results, sample, stats, variants, workloads};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -83,21 +83,11 @@ impl Bound {
     }
 }
 
-/// `close` (one request per connection) or `keep-alive`.
-pub fn mode_name(keep_alive: bool) -> &'static str {
-    if keep_alive {
-        "keep-alive"
-    } else {
-        "close"
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ThroughputRow {
     pub variant: String,
     pub workload: String,
-    /// `close` or `keep-alive`.
-    pub mode: String,
+    pub mode: ConnMode,
     pub connections: usize,
     pub repeat: usize,
     pub duration_s: f64,
@@ -128,7 +118,7 @@ pub struct ThroughputRow {
 
 impl ThroughputRow {
     pub fn keep_alive(&self) -> bool {
-        self.mode == "keep-alive"
+        self.mode == ConnMode::KeepAlive
     }
 }
 
@@ -363,7 +353,7 @@ pub fn of(data: &RunData) -> Summary {
                 summary.throughput.push(ThroughputRow {
                     variant: cell.variant.clone(),
                     workload: cell.workload.clone(),
-                    mode: mode_name(l.keep_alive).to_owned(),
+                    mode: ConnMode::of(l.keep_alive),
                     connections: l.connections,
                     repeat: cell.repeat,
                     duration_s: r3(duration_s),

@@ -91,13 +91,37 @@ named!(
 );
 
 named!(
-    /// `Manifest.status` of a run that ended normally; otherwise it is a
-    /// sentence (`failed: ...`, `round 2: interrupted`).
+    /// `Manifest.status` in these words; otherwise it is a sentence
+    /// (`failed: ...`, `round 2: interrupted`).
     RunStatus {
+        /// The harness is measuring (or was killed: see `Abandoned`).
+        Running = "running",
         Complete = "complete",
         Interrupted = "interrupted",
+        /// Found `running` with its harness gone.
+        Abandoned = "abandoned",
     }
 );
+
+named!(
+    /// A closed-loop throughput cell's connections (`aggregated/throughput.csv`'s `mode`).
+    ConnMode {
+        /// One request per connection.
+        Close = "close",
+        /// Persistent connections.
+        KeepAlive = "keep-alive",
+    }
+);
+
+impl ConnMode {
+    pub fn of(keep_alive: bool) -> ConnMode {
+        if keep_alive {
+            ConnMode::KeepAlive
+        } else {
+            ConnMode::Close
+        }
+    }
+}
 
 impl VariantState {
     /// Merging repeats or rounds keeps the worst.
@@ -169,10 +193,16 @@ mod tests {
             &["ran", "skipped", "failed"],
         );
         forms(
+            ConnMode::ALL,
+            ConnMode::name,
+            ConnMode::from_name,
+            &["close", "keep-alive"],
+        );
+        forms(
             RunStatus::ALL,
             RunStatus::name,
             RunStatus::from_name,
-            &["complete", "interrupted"],
+            &["running", "complete", "interrupted", "abandoned"],
         );
     }
 }

@@ -15,9 +15,10 @@ use anyhow::{Context, Result};
 pub use keys::{
     ColdKey, HyperfineKey, InstructionsKey, Level, MicroKey, RawKey, ThroughputKey, WarmKey,
 };
-pub use kinds::{CellStatus, Client, Method, RunStatus, Suite, VariantState};
+pub use kinds::{CellStatus, Client, ConnMode, Method, RunStatus, Suite, VariantState};
 pub use profile::RunProfile;
 
+use crate::callgrind::InstructionsRaw;
 use crate::manifest::Manifest;
 use crate::raw::{ColdSample, ThroughputRaw, WarmSample};
 use crate::results;
@@ -52,6 +53,13 @@ pub struct ThroughputCell {
     pub raw: ThroughputRaw,
 }
 
+/// `raw/instructions/<variant>__<workload>__r<repeat>.json`.
+#[derive(Debug, Clone)]
+pub struct InstructionsCell {
+    pub key: InstructionsKey,
+    pub raw: InstructionsRaw,
+}
+
 /// One run folder: its manifest and raw files, each series with its key,
 /// in file name order.
 #[derive(Debug, Default)]
@@ -63,7 +71,9 @@ pub struct RunData {
     pub hyperfine: Vec<HyperfineSeries>,
     pub warm: Vec<WarmSeries>,
     pub throughput: Vec<ThroughputCell>,
-    /// Files under `raw/{cold,warm,throughput}` that are no key: not read.
+    pub instructions: Vec<InstructionsCell>,
+    /// Files under `raw/{cold,warm,throughput,instructions}` that are no
+    /// key: not read.
     pub unknown: Vec<PathBuf>,
 }
 
@@ -115,11 +125,16 @@ impl RunData {
                 data.unknown.push(path);
                 continue;
             };
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let raw = serde_json::from_str(&text)
-                .with_context(|| format!("parsing {}", path.display()))?;
+            let raw = read_json(&path)?;
             data.throughput.push(ThroughputCell { key, raw });
+        }
+        for path in files(&root.join("raw/instructions"))? {
+            let Some(key) = InstructionsKey::parse(&path) else {
+                data.unknown.push(path);
+                continue;
+            };
+            let raw = read_json(&path)?;
+            data.instructions.push(InstructionsCell { key, raw });
         }
         Ok(data)
     }
@@ -177,6 +192,12 @@ fn files(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     out.sort();
     Ok(out)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 /// hyperfine's export: the first command's run times, in ms.

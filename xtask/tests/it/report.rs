@@ -18,7 +18,7 @@ use xtask::manifest::{Cell, Git, Machine, Manifest, Pinning, VariantStatus, Vers
 use xtask::raw::{ColdSample, ThroughputRaw, WarmSample};
 use xtask::report::hypotheses::{self, Verdict};
 use xtask::report::summary::{Bound, ColdRow, Summary, ThroughputRow, WarmRow};
-use xtask::rundata::{CellStatus, Client, Suite, VariantState};
+use xtask::rundata::{CellStatus, Client, ConnMode, Suite, VariantState};
 use xtask::sample::Sample;
 
 /// Every file under `dir`, relative path to bytes.
@@ -976,7 +976,7 @@ fn tput(variant: &str, workload: &str, connections: usize, rps: f64) -> Throughp
         steady: true,
         relay_cpu_pct: None,
         relay_rss_peak_kb: None,
-        mode: "close".into(),
+        mode: ConnMode::Close,
     }
 }
 
