@@ -4,7 +4,7 @@
 //! wasmtime CLI at the embedded crate's version. What cannot be done here is
 //! said precisely and does not stop the rest.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
@@ -40,24 +40,18 @@ pub fn run(args: &BuildArgs) -> Result<()> {
 /// Build everything; the hard failures (a crate that does not compile) are
 /// errors, the missing optional pieces are skipped steps.
 pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
-    let sh = Shell::new()?;
-    sh.change_dir(paths::project_root());
     let mut steps = Vec::new();
 
+    let tree = Tree::here();
     eprintln!("==> release binaries");
-    cmd!(
-        sh,
-        "cargo build --release -p gateway-native -p gateway-host -p upstream-echo -p xtask"
-    )
-    .run()
-    .context("building the release binaries")?;
+    tree.binaries(&["xtask"])?;
     steps.push(Step {
         what: "binaries",
         outcome: Ok(paths::target_dir().join("release").display().to_string()),
     });
 
     eprintln!("==> wasm modules ({})", paths::WASM_TARGET);
-    build_wasm(&sh)?;
+    tree.modules()?;
     steps.push(Step {
         what: "wasm modules",
         outcome: Ok(format!(
@@ -71,13 +65,12 @@ pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
     eprintln!("==> .cwasm for {pooled}");
     let host = paths::release_bin("gateway-host");
     for stem in MODULES {
-        let out = paths::module_file(&format!("{stem}.pooled.cwasm"));
         let wasm = paths::module_file(&format!("{stem}.wasm"));
-        let tmp = out.with_extension("cwasm.tmp");
-        cmd!(sh, "{host} --module {wasm} --precompile-to {tmp}")
-            .run()
-            .with_context(|| format!("precompiling {}", wasm.display()))?;
-        replace(&tmp, &out)?;
+        precompile_pooled(
+            &host,
+            &wasm,
+            &paths::module_file(&format!("{stem}.pooled.cwasm")),
+        )?;
     }
     steps.push(Step {
         what: "pooled .cwasm",
@@ -89,7 +82,7 @@ pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
         Err("--no-docker".to_owned())
     } else {
         match docker::engine_version() {
-            Ok(_) => build_images(&sh).map_err(|e| format!("{e:#}")),
+            Ok(_) => build_images(&tree).map_err(|e| format!("{e:#}")),
             Err(e) => Err(format!("{}: {e:#}", variants::names(Variant::is_container))),
         }
     };
@@ -107,7 +100,18 @@ pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
     let aot = variants::names(|v| v.modules() == Some(Modules::CliCwasm));
     eprintln!("==> .cwasm for {aot}");
     let aot = match &cli {
-        Ok(found) => cli_precompile(&sh, &found.path).map_err(|e| format!("{e:#}")),
+        Ok(found) => MODULES
+            .iter()
+            .try_for_each(|stem| {
+                let wasm = paths::module_file(&format!("{stem}.wasm"));
+                precompile_cli(
+                    &found.path,
+                    &wasm,
+                    &paths::module_file(&format!("{stem}.cli.cwasm")),
+                )
+            })
+            .map(|()| paths::module_file("*.cli.cwasm").display().to_string())
+            .map_err(|e| format!("{e:#}")),
         Err(reason) => Err(format!("no wasmtime CLI to compile with ({reason})")),
     };
     steps.push(Step {
@@ -131,46 +135,162 @@ pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
     Ok(steps)
 }
 
-fn build_wasm(sh: &Shell) -> Result<()> {
-    let target = paths::WASM_TARGET;
-    if !tools::rustup_target_installed(target)? {
-        cmd!(sh, "rustup target add {target}")
-            .run()
-            .with_context(|| format!("installing the {target} target with rustup"))?;
-    }
-    cmd!(
-        sh,
-        "cargo build --release -p gateway-wasm -p gateway-work --target {target}"
-    )
-    .run()
-    .context("building the Wasm modules")?;
-    for module in [paths::wasm_module(), paths::work_module()] {
-        if !module.exists() {
-            bail!(
-                "the Wasm build finished but {} is missing",
-                module.display()
-            );
-        }
-    }
-    Ok(())
+/// The two modules' file stems: the study's and the work module.
+pub const MODULES: [&str; 2] = ["gateway-wasm", "gateway-work"];
+
+/// The binaries the variants and the suites start.
+pub const BINS: [&str; 3] = ["gateway-native", "gateway-host", "upstream-echo"];
+
+/// Where a build reads its sources and writes its outputs: this checkout
+/// into the target folder (`cargo xtask build`), or an A/B revision's
+/// worktree into the same target folder, so both build the same way.
+pub struct Tree {
+    pub source: PathBuf,
+    pub target: PathBuf,
 }
 
-/// The two modules' file stems: the study's and the work module.
-const MODULES: [&str; 2] = ["gateway-wasm", "gateway-work"];
-
-/// `wasmtime compile` with the CLI itself, so `wasmtime run
-/// --allow-precompiled` loads a file made with its own settings.
-fn cli_precompile(sh: &Shell, wasmtime: &Path) -> Result<String> {
-    for stem in MODULES {
-        let wasm = paths::module_file(&format!("{stem}.wasm"));
-        let out = paths::module_file(&format!("{stem}.cli.cwasm"));
-        let tmp = out.with_extension("cwasm.tmp");
-        cmd!(sh, "{wasmtime} compile {wasm} -o {tmp}")
-            .run()
-            .with_context(|| format!("wasmtime compile {}", wasm.display()))?;
-        replace(&tmp, &out)?;
+impl Tree {
+    pub fn here() -> Tree {
+        Tree {
+            source: paths::project_root(),
+            target: paths::target_dir(),
+        }
     }
-    Ok(paths::module_file("*.cli.cwasm").display().to_string())
+
+    fn cargo(&self, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+        let sh = Shell::new()?;
+        sh.change_dir(&self.source);
+        let _target = sh.push_env("CARGO_TARGET_DIR", &self.target);
+        let _env: Vec<_> = env.iter().map(|(k, v)| sh.push_env(k, v)).collect();
+        cmd!(sh, "cargo {args...}")
+            .stdin("")
+            .run()
+            .with_context(|| format!("cargo {} in {}", args.join(" "), self.source.display()))
+    }
+
+    /// The gateways and the upstream in release, and `extra` packages.
+    pub fn binaries(&self, extra: &[&str]) -> Result<()> {
+        let mut args = vec!["build", "--release"];
+        for p in BINS.iter().chain(extra) {
+            args.extend(["-p", p]);
+        }
+        self.cargo(&args, &[])
+            .context("building the release binaries")
+    }
+
+    /// The Wasm modules; the stems built (a revision older than the work
+    /// module has only the study's).
+    pub fn modules(&self) -> Result<&'static [&'static str]> {
+        let target = paths::WASM_TARGET;
+        if !tools::rustup_target_installed(target)? {
+            let sh = Shell::new()?;
+            cmd!(sh, "rustup target add {target}")
+                .run()
+                .with_context(|| format!("installing the {target} target with rustup"))?;
+        }
+        let stems: &'static [&'static str] = if self.has_package("gateway-work") {
+            &MODULES
+        } else {
+            &MODULES[..1]
+        };
+        let mut args = vec!["build", "--release", "--target", target];
+        for stem in stems {
+            args.extend(["-p", stem]);
+        }
+        self.cargo(&args, &[])
+            .context("building the Wasm modules")?;
+        for stem in stems {
+            let module = self.module(&format!("{stem}.wasm"));
+            if !module.exists() {
+                bail!(
+                    "the Wasm build finished but {} is missing",
+                    module.display()
+                );
+            }
+        }
+        Ok(stems)
+    }
+
+    /// `+crt-static` builds of `packages`, for the `FROM scratch` images.
+    pub fn static_binaries(&self, packages: &[&str]) -> Result<()> {
+        let mut args = vec!["build", "--release", "--target", paths::STATIC_TARGET];
+        for p in packages {
+            args.extend(["-p", p]);
+        }
+        self.cargo(
+            &args,
+            &[(
+                "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
+                "-C target-feature=+crt-static",
+            )],
+        )
+        .context("building the static binaries")
+    }
+
+    /// The image of `package`'s static binary, tagged `tag` and labelled
+    /// with the binary's hash (a run checks the label, not the tag).
+    pub fn image(&self, package: &str, tag: &str) -> Result<()> {
+        let binary = self
+            .target
+            .join(paths::STATIC_TARGET)
+            .join("release")
+            .join(package);
+        let context = self
+            .target
+            .join("docker-context")
+            .join(tag.replace(['/', ':'], "_"));
+        files::copy(&binary, &context.join(package))?;
+        let sha = docker::file_sha256(&binary)?;
+        docker::build_image(
+            tag,
+            &self.source.join(package).join("Dockerfile"),
+            &context,
+            &[(docker::BINARY_LABEL, sha.as_str())],
+        )
+    }
+
+    pub fn release_bin(&self, name: &str) -> PathBuf {
+        self.target.join("release").join(name)
+    }
+
+    pub fn module(&self, file: &str) -> PathBuf {
+        self.target
+            .join(paths::WASM_TARGET)
+            .join("release")
+            .join(file)
+    }
+
+    /// Is `name` a package of the tree's workspace?
+    fn has_package(&self, name: &str) -> bool {
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+            .current_dir(&self.source)
+            .args(["pkgid", "--offline", name])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+}
+
+/// `<stem>.pooled.cwasm`: the module compiled by `host` (a gateway-host)
+/// with its pooled engine's settings.
+pub fn precompile_pooled(host: &Path, wasm: &Path, out: &Path) -> Result<()> {
+    let tmp = out.with_extension("cwasm.tmp");
+    let sh = Shell::new()?;
+    cmd!(sh, "{host} --module {wasm} --precompile-to {tmp}")
+        .run()
+        .with_context(|| format!("precompiling {}", wasm.display()))?;
+    replace(&tmp, out)
+}
+
+/// `<stem>.cli.cwasm`: `wasmtime compile` with the CLI itself, so `wasmtime
+/// run --allow-precompiled` loads a file made with its own settings.
+pub fn precompile_cli(wasmtime: &Path, wasm: &Path, out: &Path) -> Result<()> {
+    let tmp = out.with_extension("cwasm.tmp");
+    let sh = Shell::new()?;
+    cmd!(sh, "{wasmtime} compile {wasm} -o {tmp}")
+        .run()
+        .with_context(|| format!("wasmtime compile {}", wasm.display()))?;
+    replace(&tmp, out)
 }
 
 /// Put a freshly written `.cwasm` in place by rename: gateways and runtime
@@ -182,39 +302,12 @@ fn replace(tmp: &Path, out: &Path) -> Result<()> {
         .with_context(|| format!("moving {} to {}", tmp.display(), out.display()))
 }
 
-/// Static (`+crt-static`) builds of the gateway and the upstream, each copied
-/// into its own context folder and built `FROM scratch`: nothing is pulled.
-fn build_images(sh: &Shell) -> Result<String> {
-    let target = paths::STATIC_TARGET;
-    {
-        let _flags = sh.push_env(
-            "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
-            "-C target-feature=+crt-static",
-        );
-        cmd!(
-            sh,
-            "cargo build --release --target {target} -p gateway-native -p upstream-echo"
-        )
-        .run()
-        .context("building the static binaries")?;
-    }
-    let contexts = paths::target_dir().join("docker-context");
-    for (name, image) in [
-        ("gateway-native", docker::GATEWAY_IMAGE),
-        ("upstream-echo", docker::UPSTREAM_IMAGE),
-    ] {
-        let context = contexts.join(name);
-        sh.create_dir(&context)?;
-        files::copy(&paths::static_bin(name), &context.join(name))?;
-        let dockerfile = paths::project_root().join(name).join("Dockerfile");
-        let sha = docker::file_sha256(&paths::static_bin(name))?;
-        docker::build_image(
-            image,
-            &dockerfile,
-            &context,
-            &[(docker::BINARY_LABEL, sha.as_str())],
-        )?;
-    }
+/// Static (`+crt-static`) builds of the gateway and the upstream, each built
+/// `FROM scratch` from its own context folder: nothing is pulled.
+fn build_images(tree: &Tree) -> Result<String> {
+    tree.static_binaries(&["gateway-native", "upstream-echo"])?;
+    tree.image("gateway-native", docker::GATEWAY_IMAGE)?;
+    tree.image("upstream-echo", docker::UPSTREAM_IMAGE)?;
     Ok(format!(
         "{}, {}",
         docker::GATEWAY_IMAGE,

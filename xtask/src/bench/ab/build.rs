@@ -1,5 +1,5 @@
 //! Building one revision into the shared target folder and copying its
-//! gateways, upstream and modules (and its image, with `native_docker`) into
+//! gateways, upstream and modules (and its image, for the container variants) into
 //! the arm's own folder, where the `.cwasm` forms of its modules are made
 //! with its own gateway-host and the wasmtime CLI (as `cargo xtask build`
 //! makes them), so the pooled and AOT variants run that revision's code.
@@ -10,59 +10,20 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use super::Arm;
+use crate::build::{precompile_cli, precompile_pooled, Tree, BINS, MODULES};
 use crate::files::copy;
 use crate::{docker, paths, variants};
 
-fn cargo(dir: &Path, target: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Result<()> {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    cmd.current_dir(dir)
-        .env("CARGO_TARGET_DIR", target)
-        .args(args)
-        .stdin(std::process::Stdio::null());
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let status = cmd
-        .status()
-        .with_context(|| format!("running cargo {}", args.join(" ")))?;
-    if !status.success() {
-        bail!(
-            "cargo {} in {} failed ({status})",
-            args.join(" "),
-            dir.display()
-        );
-    }
-    Ok(())
-}
-
-/// Build one tree's gateways, upstream and module into `target`, copy them
-/// into the arm's folder, and build its image when asked.
+/// Build one tree's gateways, upstream and modules into `target` as `cargo
+/// xtask build` does, copy them into the arm's folder, and build its image
+/// when asked.
 pub(super) fn build_tree(dir: &Path, target: &Path, arm: &Arm, with_docker: bool) -> Result<()> {
-    cargo(
-        dir,
-        target,
-        &[
-            "build",
-            "--release",
-            "-p",
-            "gateway-native",
-            "-p",
-            "gateway-host",
-            "-p",
-            "upstream-echo",
-        ],
-        &[],
-    )?;
-    // A revision older than the work module has no gateway-work package.
-    let mut wasm = vec!["build", "--release", "-p", "gateway-wasm"];
-    let modules: &[&str] = if has_package(dir, "gateway-work") {
-        wasm.extend(["-p", "gateway-work"]);
-        &MODULES
-    } else {
-        &MODULES[..1]
+    let tree = Tree {
+        source: dir.to_owned(),
+        target: target.to_owned(),
     };
-    wasm.extend(["--target", paths::WASM_TARGET]);
-    cargo(dir, target, &wasm, &[])?;
+    tree.binaries(&[])?;
+    let modules = tree.modules()?;
     copy_built(target, &arm.bin, modules)?;
     precompile(&arm.bin);
     if let (true, Some(tag)) = (with_docker, &arm.image) {
@@ -71,56 +32,11 @@ pub(super) fn build_tree(dir: &Path, target: &Path, arm: &Arm, with_docker: bool
             eprintln!("no Docker engine: {containers} will be skipped");
             return Ok(());
         }
-        cargo(
-            dir,
-            target,
-            &[
-                "build",
-                "--release",
-                "--target",
-                paths::STATIC_TARGET,
-                "-p",
-                "gateway-native",
-            ],
-            &[(
-                "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
-                "-C target-feature=+crt-static",
-            )],
-        )?;
-        let context = arm.bin.join("docker-context");
-        std::fs::create_dir_all(&context)?;
-        copy(
-            &target
-                .join(paths::STATIC_TARGET)
-                .join("release/gateway-native"),
-            &context.join("gateway-native"),
-        )?;
-        let sha = docker::file_sha256(&context.join("gateway-native"))?;
-        docker::build_image(
-            tag,
-            &dir.join("gateway-native/Dockerfile"),
-            &context,
-            &[(docker::BINARY_LABEL, sha.as_str())],
-        )?;
+        tree.static_binaries(&["gateway-native"])?;
+        tree.image("gateway-native", tag)?;
     }
     Ok(())
 }
-
-/// Is `name` a package of the workspace at `dir` (wherever its folder is)?
-fn has_package(dir: &Path, name: &str) -> bool {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
-        .current_dir(dir)
-        .args(["pkgid", "--offline", name])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-const BINS: &[&str] = &["gateway-native", "gateway-host", "upstream-echo"];
-
-/// The Wasm modules, by stem: the study's, and the work module
-/// (`compute_wasm`, `json`).
-const MODULES: [&str; 2] = ["gateway-wasm", "gateway-work"];
 
 /// Copy the target folder's binaries and modules as they are (A/A
 /// `--no-build`), and make the `.cwasm` forms next to them.
@@ -165,30 +81,19 @@ fn precompile(bin: &Path) {
         if !wasm.exists() {
             continue;
         }
-        let mut jobs: Vec<(Command, PathBuf)> = Vec::new();
-        let pooled = bin.join(format!("{stem}.pooled.cwasm"));
+        let mut made = Vec::new();
         if host.exists() {
-            let mut cmd = Command::new(&host);
-            cmd.arg("--module")
-                .arg(&wasm)
-                .arg("--precompile-to")
-                .arg(&pooled);
-            jobs.push((cmd, pooled));
+            let out = bin.join(format!("{stem}.pooled.cwasm"));
+            made.push((precompile_pooled(&host, &wasm, &out), out));
         }
         if let Some(cli) = &cli {
             let out = bin.join(format!("{stem}.cli.cwasm"));
-            let mut cmd = Command::new(&cli.path);
-            cmd.arg("compile").arg(&wasm).arg("-o").arg(&out);
-            jobs.push((cmd, out));
+            made.push((precompile_cli(&cli.path, &wasm, &out), out));
         }
-        for (mut cmd, out) in jobs {
-            let ok = cmd
-                .stdin(std::process::Stdio::null())
-                .output()
-                .is_ok_and(|o| o.status.success());
-            if !ok {
+        for (result, out) in made {
+            if let Err(e) = result {
                 let _ = std::fs::remove_file(&out);
-                eprintln!("{}: could not be made: left out", out.display());
+                eprintln!("{}: could not be made: left out ({e:#})", out.display());
             }
         }
     }

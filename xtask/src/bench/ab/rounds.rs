@@ -14,7 +14,7 @@ use super::build::remove_images;
 use super::merge::{empty_run, merge};
 use super::{short, Arm, Plan};
 use crate::compare::{self, Comparison};
-use crate::{results, signals, variants, wasmtime_cli};
+use crate::{files, results, signals, variants, wasmtime_cli};
 
 /// What `<out>/ab.json` records.
 #[derive(Serialize)]
@@ -52,7 +52,14 @@ pub(super) fn measure_and_compare(
             eprintln!("{} will be skipped: {e:#}", cli.join(", "));
         }
     }
-    let exe = std::env::current_exe().context("locating the xtask binary")?;
+    // Rounds run a copy of this binary: a build during the A/B (another
+    // checkout's, or `cargo xtask build`) may replace the file we started
+    // from, and a replaced executable can no longer be started by its path.
+    let exe = plan.out.join("bin").join("xtask");
+    files::copy(
+        &std::env::current_exe().context("locating the xtask binary")?,
+        &exe,
+    )?;
     let rounds_dir = plan.out.join("rounds");
     let started = Instant::now();
     let mut done: BTreeMap<&'static str, Vec<(usize, PathBuf)>> = BTreeMap::new();
