@@ -269,4 +269,31 @@ mod tests {
             assert!(s.has_repeats);
         }
     }
+
+    #[test]
+    fn an_older_run_loads() {
+        // Its profile predates warm repeats, keep-alive cells and the warm-up cap.
+        let root = crate::project_root().join("xtask/tests/fixtures/run_mixed");
+        let data = RunData::load(&root).unwrap();
+        assert!(data.unknown.is_empty(), "{:?}", data.unknown);
+        let m = data.manifest.as_ref().expect("a manifest");
+        let profile = m.profile.as_ref().expect("a profile");
+        assert_eq!(profile.warm_repeats, None);
+        assert_eq!(profile.keepalive_connections, None);
+        assert_eq!(profile.rates.as_deref(), Some(&[1000.0, 5000.0][..]));
+        assert_eq!(data.cold.len(), 4);
+        assert_eq!(data.warm.len(), 10);
+        let curl = data.warm.iter().filter(|s| s.key.client == Client::Curl);
+        assert_eq!(curl.count(), 2);
+        assert_eq!(data.throughput.len(), 27);
+        let open = data
+            .throughput
+            .iter()
+            .filter(|c| matches!(c.key.level, Level::Rate(_)));
+        assert_eq!(open.count(), 4);
+        // One failed cell left a raw file: it is loaded, and marked unfinished.
+        let failed = Path::new("raw/throughput/native_docker__hello__c10__r1.json");
+        assert!(data.throughput.iter().any(|c| c.key.path() == failed));
+        assert!(data.unfinished().file(failed));
+    }
 }

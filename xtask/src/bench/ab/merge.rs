@@ -57,31 +57,23 @@ pub(super) fn merge(
             let name = file_name(&sub);
             for file in list(&sub)? {
                 let fname = file_name(&file);
-                match (
-                    name.as_str(),
-                    fname.ends_with(".csv"),
-                    fname.ends_with(".json"),
-                ) {
-                    ("cold", true, _) => append_csv(
-                        &mut csvs,
-                        &file,
-                        &run.path(&format!("raw/cold/{fname}")),
-                        |j| k * r_cold + j.unwrap_or(0),
-                    )?,
-                    ("warm", true, _) => append_csv(
-                        &mut csvs,
-                        &file,
-                        &run.path(&format!("raw/warm/{fname}")),
-                        |_| k,
-                    )?,
-                    ("throughput" | "instructions", _, true) => {
+                let rel = format!("raw/{name}/{fname}");
+                match RawKey::parse(Path::new(&rel)) {
+                    Some(RawKey::Cold(key)) => {
+                        append_csv(&mut csvs, &file, &run.root.join(key.path()), |j| {
+                            k * r_cold + j.unwrap_or(0)
+                        })?
+                    }
+                    Some(RawKey::Warm(key)) => {
+                        append_csv(&mut csvs, &file, &run.root.join(key.path()), |_| k)?
+                    }
+                    Some(RawKey::Throughput(_) | RawKey::Instructions(_)) => {
                         let text = std::fs::read_to_string(&file)?;
                         let mut v: serde_json::Value = serde_json::from_str(&text)
                             .with_context(|| format!("parsing {}", file.display()))?;
                         let j = v.get("repeat").and_then(|r| r.as_u64()).unwrap_or(0) as usize;
                         let new = k * r_tp + j;
                         v["repeat"] = serde_json::json!(new);
-                        let rel = format!("raw/{name}/{fname}");
                         results::write_json(&run.root.join(with_repeat(&rel, new)), &v)?;
                     }
                     _ => move_dir(&file, &meta_dest.join("raw").join(&name).join(&fname))?,
