@@ -15,7 +15,7 @@ use super::{BenchArgs, Session};
 use crate::load::{self, LoadSpec};
 use crate::manifest::Cell;
 use crate::report::headroom::{self as summary, Round};
-use crate::rundata::{CellStatus, Suite};
+use crate::rundata::{CellStatus, HeadroomKey, Suite};
 use crate::{report, results, signals, tools, variants};
 
 pub fn run(args: &BenchArgs) -> Result<()> {
@@ -76,7 +76,7 @@ fn measure(s: &mut Session, wrk: &std::path::Path) -> Result<()> {
         }
     }
     running.stop();
-    results::write_csv(&s.path(summary::RAW), &rows)?;
+    results::write_csv(&s.path(HeadroomKey.path()), &rows)?;
     s.record(Cell {
         suite: Suite::Headroom,
         variant: variant.name.to_owned(),
@@ -85,7 +85,7 @@ fn measure(s: &mut Session, wrk: &std::path::Path) -> Result<()> {
         repeat: None,
         status: CellStatus::Ok,
         error: None,
-        raw: Some(summary::RAW.to_owned()),
+        raw: Some(HeadroomKey.path().display().to_string()),
     })
 }
 

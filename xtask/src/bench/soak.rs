@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::rundata::SoakKey;
 use crate::upstream::Upstream;
 use crate::variants::{self, Running, StartOpts};
 use crate::{affinity, docker, paths, report, results, signals};
@@ -105,7 +106,10 @@ pub fn run(args: &SoakArgs) -> Result<()> {
     }
     for soak in soaks {
         let (name, samples) = soak.finish();
-        results::write_csv(&root.join(format!("raw/{name}.csv")), &samples)?;
+        let key = SoakKey {
+            variant: name.to_owned(),
+        };
+        results::write_csv(&root.join(key.path()), &samples)?;
     }
     drop(upstream);
     docker::sweep_own();

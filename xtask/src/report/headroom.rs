@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use crate::rundata::HeadroomKey;
 use crate::{results, stats};
 
 /// One round of one tool: a row of `raw/headroom/rounds.csv`.
@@ -31,7 +32,6 @@ pub struct Headroom {
     pub ratio: f64,
 }
 
-pub const RAW: &str = "raw/headroom/rounds.csv";
 pub const SUMMARY: &str = "summary/headroom.csv";
 
 pub fn compute(rounds: &[Round]) -> Option<Headroom> {
@@ -56,7 +56,7 @@ pub fn compute(rounds: &[Round]) -> Option<Headroom> {
 
 /// Write `summary/headroom.csv` when the run has headroom rounds.
 pub fn write(root: &Path) -> Result<()> {
-    let raw = root.join(RAW);
+    let raw = root.join(HeadroomKey.path());
     if !raw.exists() {
         return Ok(());
     }

@@ -13,6 +13,7 @@ use plotters::prelude::*;
 use crate::bench::soak::{read_samples, SoakSample};
 use crate::report::plots::{self, Chart};
 use crate::results;
+use crate::rundata::SoakKey;
 
 /// Growth per hour past which a resource is said to grow.
 pub const RSS_KB_PER_HOUR: f64 = 2048.0;
@@ -115,19 +116,15 @@ pub fn slope(points: impl Iterator<Item = (f64, f64)>) -> f64 {
 /// markdown table.
 pub fn write(root: &Path) -> Result<String> {
     let mut series = Vec::new();
-    let mut names: Vec<_> = std::fs::read_dir(root.join("raw"))?
+    let mut paths: Vec<_> = std::fs::read_dir(root.join("raw"))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
         .collect();
-    names.sort();
-    for path in names {
-        let variant = path
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        series.push((variant, read_samples(&path)?));
+    paths.sort();
+    for path in paths {
+        if let Some(SoakKey { variant }) = SoakKey::parse(&path) {
+            series.push((variant, read_samples(&path)?));
+        }
     }
     let verdicts: Vec<Verdict> = series
         .iter()

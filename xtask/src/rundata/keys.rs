@@ -216,6 +216,41 @@ impl MicroKey {
     }
 }
 
+/// `raw/headroom/rounds.csv`: every round of `bench headroom`, one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HeadroomKey;
+
+impl HeadroomKey {
+    pub fn path(&self) -> PathBuf {
+        "raw/headroom/rounds.csv".into()
+    }
+
+    pub fn parse(path: &Path) -> Option<HeadroomKey> {
+        (stem(path, "headroom", ".csv")? == "rounds").then_some(HeadroomKey)
+    }
+}
+
+/// `raw/<variant>.csv` of a soak run folder (`bench soak`): its samples
+/// over time. Soak folders hold nothing else under `raw/`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SoakKey {
+    pub variant: String,
+}
+
+impl SoakKey {
+    pub fn path(&self) -> PathBuf {
+        format!("raw/{}.csv", self.variant).into()
+    }
+
+    pub fn parse(path: &Path) -> Option<SoakKey> {
+        let (dir, file) = split(path)?;
+        let variant = file.strip_suffix(".csv")?;
+        (dir == "raw" && !variant.is_empty() && !variant.starts_with('.')).then(|| SoakKey {
+            variant: variant.to_owned(),
+        })
+    }
+}
+
 /// A raw file's key, whichever its kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawKey {
@@ -225,6 +260,8 @@ pub enum RawKey {
     Throughput(ThroughputKey),
     Instructions(InstructionsKey),
     Micro(MicroKey),
+    Headroom(HeadroomKey),
+    Soak(SoakKey),
 }
 
 impl RawKey {
@@ -236,6 +273,8 @@ impl RawKey {
             RawKey::Throughput(k) => k.path(),
             RawKey::Instructions(k) => k.path(),
             RawKey::Micro(k) => k.path(),
+            RawKey::Headroom(k) => k.path(),
+            RawKey::Soak(k) => k.path(),
         }
     }
 
@@ -246,6 +285,8 @@ impl RawKey {
             .or_else(|| ThroughputKey::parse(path).map(RawKey::Throughput))
             .or_else(|| InstructionsKey::parse(path).map(RawKey::Instructions))
             .or_else(|| MicroKey::parse(path).map(RawKey::Micro))
+            .or_else(|| HeadroomKey::parse(path).map(RawKey::Headroom))
+            .or_else(|| SoakKey::parse(path).map(RawKey::Soak))
     }
 }
 
@@ -317,6 +358,13 @@ mod tests {
             }),
             "raw/micro/instantiate__pooled.json",
         );
+        round_trip(RawKey::Headroom(HeadroomKey), "raw/headroom/rounds.csv");
+        round_trip(
+            RawKey::Soak(SoakKey {
+                variant: s("wasm_host_wasmtime_pooled"),
+            }),
+            "raw/wasm_host_wasmtime_pooled.csv",
+        );
     }
 
     #[test]
@@ -331,6 +379,8 @@ mod tests {
             "raw/throughput/a__b__c10__rx.json",
             "raw/throughput/a____c10__r0.json",
             "raw/other/a.csv",
+            "raw/headroom/other.csv",
+            "raw/.tmp.csv",
             "manifest.json",
         ] {
             assert_eq!(RawKey::parse(Path::new(path)), None, "{path}");

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 pub use keys::{
-    ColdKey, HyperfineKey, InstructionsKey, Level, MicroKey, RawKey, ThroughputKey, WarmKey,
+    ColdKey, HeadroomKey, HyperfineKey, InstructionsKey, Level, MicroKey, RawKey, SoakKey,
+    ThroughputKey, WarmKey,
 };
 pub use kinds::{CellStatus, Client, ConnMode, Method, RunStatus, Suite, VariantState};
 pub use profile::RunProfile;
