@@ -274,7 +274,8 @@ impl Tree {
 /// `<stem>.pooled.cwasm`: the module compiled by `host` (a gateway-host)
 /// with its pooled engine's settings.
 pub fn precompile_pooled(host: &Path, wasm: &Path, out: &Path) -> Result<()> {
-    let tmp = out.with_extension("cwasm.tmp");
+    // Per process: two builds at once must not rename each other's file.
+    let tmp = out.with_extension(format!("cwasm.{}.tmp", std::process::id()));
     let sh = Shell::new()?;
     cmd!(sh, "{host} --module {wasm} --precompile-to {tmp}")
         .run()
@@ -285,7 +286,8 @@ pub fn precompile_pooled(host: &Path, wasm: &Path, out: &Path) -> Result<()> {
 /// `<stem>.cli.cwasm`: `wasmtime compile` with the CLI itself, so `wasmtime
 /// run --allow-precompiled` loads a file made with its own settings.
 pub fn precompile_cli(wasmtime: &Path, wasm: &Path, out: &Path) -> Result<()> {
-    let tmp = out.with_extension("cwasm.tmp");
+    // Per process: two builds at once must not rename each other's file.
+    let tmp = out.with_extension(format!("cwasm.{}.tmp", std::process::id()));
     let sh = Shell::new()?;
     cmd!(sh, "{wasmtime} compile {wasm} -o {tmp}")
         .run()

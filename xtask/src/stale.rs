@@ -242,6 +242,7 @@ mod tests {
     #[test]
     fn a_running_run_is_abandoned_only_once_its_harness_is_gone() {
         let dir = std::env::temp_dir().join(format!("wgb-stale-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("meta")).unwrap();
         let manifest = Manifest {
             status: "running".to_owned(),
@@ -273,6 +274,16 @@ mod tests {
         // SAFETY: kill(2) on the group of a child we have not reaped.
         unsafe { libc::kill(-(holder.id() as libc::pid_t), libc::SIGKILL) };
         holder.wait().unwrap();
+        // The sleep is not our child: its exit, which releases the lock,
+        // may come a moment after flock's.
+        let killed = std::time::Instant::now();
+        while held(&dir) {
+            assert!(
+                killed.elapsed().as_secs() < 10,
+                "the lock outlived its holders"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         assert!(mark_if_abandoned(&dir).unwrap());
         assert_eq!(Manifest::read(&dir).unwrap().status, "abandoned");
         let _ = std::fs::remove_dir_all(&dir);
