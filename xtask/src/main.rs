@@ -30,7 +30,7 @@ enum Command {
     Test(test::TestArgs),
     /// Run benchmark suites into a run folder (results/runs/<timestamp>).
     #[command(subcommand)]
-    Bench(bench::BenchCmd),
+    Bench(Box<bench::BenchCmd>),
     /// Rebuild summaries, plots and the report of a run from its raw data.
     Report(report::ReportArgs),
     /// Compare two run folders: head/base with confidence intervals; exit 1

@@ -68,8 +68,9 @@ impl Modules {
 }
 
 /// What a variant stands for in the comparison; the report and the
-/// hypotheses ask the table for these instead of naming variants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// hypotheses ask the table for these instead of naming variants, and
+/// `--roles` (bench.yml's matrix) selects by them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Role {
     /// The native gateway on the host: what everything is compared with.
     Baseline,
@@ -198,6 +199,18 @@ pub fn names(pred: impl Fn(&Variant) -> bool) -> String {
         .map(|v| v.name)
         .collect();
     picked.join(", ")
+}
+
+/// [`select`], then only the variants of `roles` (all when empty).
+pub fn select_roles(names: &[String], roles: &[Role]) -> Result<Vec<&'static Variant>> {
+    let picked: Vec<&'static Variant> = select(names)?
+        .into_iter()
+        .filter(|v| roles.is_empty() || roles.contains(&v.role))
+        .collect();
+    if picked.is_empty() {
+        bail!("no variant of the table is in both --variants and --roles");
+    }
+    Ok(picked)
 }
 
 /// What an A/B measures by default: the first of the study's variants in
@@ -703,6 +716,31 @@ fn unique() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_select_and_the_ab_defaults_come_from_the_table() {
+        let names = |v: Vec<&Variant>| v.iter().map(|v| v.name).collect::<Vec<_>>();
+        let in_process = select_roles(&[], &[Role::InProcess]).unwrap();
+        assert!(in_process.iter().all(|v| v.role == Role::InProcess));
+        assert_eq!(
+            in_process.len(),
+            VARIANTS
+                .iter()
+                .filter(|v| v.role == Role::InProcess)
+                .count()
+        );
+        let base = vec![baseline().name.to_owned()];
+        assert_eq!(names(select_roles(&base, &[]).unwrap()), [baseline().name]);
+        assert!(select_roles(&base, &[Role::Container]).is_err());
+        // One study variant per role but the containers, the first in the table.
+        let ab = ab_defaults();
+        assert_eq!(ab[0].name, baseline().name);
+        assert!(ab.iter().all(|v| v.study && !v.is_container()));
+        let mut roles: Vec<_> = ab.iter().map(|v| v.role as u8).collect();
+        roles.dedup();
+        assert_eq!(roles.len(), ab.len());
+        assert!(names(ab).contains(&"wasm_host_wasmtime_embedded"));
+    }
 
     #[test]
     fn names_are_the_studys() {

@@ -64,6 +64,11 @@ pub struct BenchArgs {
     /// Variants to run, comma-separated (default: every variant in the table).
     #[arg(long, value_delimiter = ',')]
     pub variants: Vec<String>,
+    /// Only the variants of these roles, comma-separated (with --variants,
+    /// those of them in these roles): how bench.yml splits its matrix, so a
+    /// new variant joins its role's job without a workflow edit.
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub roles: Vec<crate::variants::Role>,
     /// Workloads, comma-separated: hello, compute, state, proxy, compute_wasm,
     /// json (default: all).
     #[arg(long, value_delimiter = ',')]

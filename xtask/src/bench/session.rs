@@ -73,7 +73,7 @@ impl Session {
             bail!("--connections levels must be at least 1");
         }
 
-        let selected = variants::select(&args.variants)?;
+        let selected = variants::select_roles(&args.variants, &args.roles)?;
         let workloads: Vec<&'static Workload> = if args.workloads.is_empty() {
             workloads::WORKLOADS.iter().collect()
         } else {
