@@ -17,8 +17,8 @@ use std::time::Instant;
 use anyhow::Context as _;
 use gateway_native::{Transform, TransformError};
 use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module,
-    PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, Trap,
+    Config, Enabled, Engine, Extern, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    ModuleExport, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, Trap,
 };
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
@@ -109,6 +109,9 @@ struct State {
 pub struct PooledTransform {
     engine: Engine,
     pre: InstancePre<State>,
+    /// `_start`, found once by name: each request takes it from its instance
+    /// by index, without the string lookup `get_typed_func` does.
+    start: ModuleExport,
     limits: Limits,
     epoch_ticks: u64,
 }
@@ -137,10 +140,9 @@ impl PooledTransform {
 
     /// Links `module` against WASI preview1 once.
     pub fn new(engine: &Engine, module: &Module, limits: Limits) -> anyhow::Result<Self> {
-        anyhow::ensure!(
-            module.get_export("_start").is_some(),
-            "the module exports no `_start`: it is not a WASI command"
-        );
+        let start = module
+            .get_export_index("_start")
+            .context("the module exports no `_start`: it is not a WASI command")?;
         let mut linker = Linker::new(engine);
         p1::add_to_linker_sync(&mut linker, |state: &mut State| &mut state.wasi)
             .map_err(anyhow::Error::from)
@@ -156,6 +158,7 @@ impl PooledTransform {
         Ok(PooledTransform {
             engine: engine.clone(),
             pre,
+            start,
             limits,
             epoch_ticks: epoch::ticks_for(limits.timeout),
         })
@@ -189,7 +192,14 @@ impl PooledTransform {
         let outcome = self
             .pre
             .instantiate(&mut store)
-            .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "_start"))
+            .and_then(
+                |instance| match instance.get_module_export(&mut store, &self.start) {
+                    Some(Extern::Func(start)) => start.typed::<(), ()>(&store),
+                    _ => Err(wasmtime::Error::msg(
+                        "the module's `_start` is not a function",
+                    )),
+                },
+            )
             .and_then(|start| start.call(&mut store, ()));
         // Dropping the store returns the instance's slot to the pool and
         // releases the pipe's other handle.
