@@ -1,34 +1,18 @@
 //! `wasmtime_embedded`: the study's in-process design, kept as it was so the
 //! numbers compare. Engine, Module and Linker are built once; every request
 //! gets a fresh Store with a WASI preview1 context whose stdin is the body and
-//! whose stdout is an in-memory pipe, then `linker.instantiate` and `_start`.
-//!
-//! Its limits hold for the whole call: the deadline covers host calls too
-//! (`host_deadline`), and output over the cap is an error, not a truncation.
+//! whose stdout is an in-memory pipe, then `linker.instantiate` and `_start`
+//! (the store, the call and its errors are `call`'s, shared with `pooled`).
 
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{bail, Context as _};
 use gateway_native::{Transform, TransformError};
-use wasmtime::{
-    Config, Engine, ExternType, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap,
-};
-use wasmtime_wasi::p1::{self, WasiP1Ctx};
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
-use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
+use wasmtime::{Config, Engine, ExternType, Linker, Module};
 
+use crate::call::{self, RequestState};
+use crate::epoch;
 use crate::limits::Limits;
-use crate::{epoch, host_deadline};
-
-/// One request's store data: its WASI context, its resource limits, and when
-/// it started and must end.
-struct RequestState {
-    wasi: WasiP1Ctx,
-    limits: StoreLimits,
-    started: Instant,
-    deadline: Instant,
-}
 
 /// Runs a WASI preview1 command module in-process for every body.
 pub struct EmbeddedTransform {
@@ -52,14 +36,7 @@ impl EmbeddedTransform {
         check_start(&module)?;
 
         let mut linker = Linker::new(&engine);
-        wt(
-            p1::add_to_linker_sync(&mut linker, |state: &mut RequestState| &mut state.wasi),
-            "adding WASI preview1 to the linker",
-        )?;
-        wt(
-            host_deadline::bound_poll_oneoff(&mut linker, |s| s.deadline, |s| s.started),
-            "bounding WASI poll_oneoff by the deadline",
-        )?;
+        call::link_wasi(&mut linker)?;
         // Fails now, not on the first request, if an import is not WASI p1.
         // The result is dropped: requests use `linker.instantiate`, as the
         // study did, so the numbers compare.
@@ -89,71 +66,20 @@ impl EmbeddedTransform {
         self.limits
     }
 
-    /// One call: fresh store, instantiate, `_start`, collect stdout.
+    /// One call: `linker.instantiate` (imports resolved by name, per
+    /// request, as the study did), then `_start` found by name.
     fn run(&self, body: &[u8]) -> Result<Vec<u8>, TransformError> {
-        let started = Instant::now();
-        // One byte over the cap fits, so going over it can be told apart from
-        // filling it exactly (the module may ignore its failed writes).
-        let cap = self.limits.max_output_bytes;
-        let stdout = MemoryOutputPipe::new(cap.saturating_add(1));
-        let wasi = WasiCtxBuilder::new()
-            .stdin(MemoryInputPipe::new(body.to_vec()))
-            .stdout(stdout.clone())
-            .build_p1();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.limits.max_memory_bytes)
-            .build();
-        let state = RequestState {
-            wasi,
-            limits,
-            started,
-            deadline: started + self.limits.timeout,
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.limits);
-        // Relative to the current epoch, so it also covers instantiation (a
-        // module's start function can loop too).
-        store.set_epoch_deadline(self.epoch_ticks);
-
-        let outcome = self
-            .linker
-            .instantiate(&mut store, &self.module)
-            .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "_start"))
-            .and_then(|start| start.call(&mut store, ()));
-        // The store holds the pipe's other handle; dropping it first lets the
-        // buffer be taken without a copy.
-        drop(store);
-        if let Err(err) = outcome {
-            self.classify(err)?;
-        }
-        match stdout.try_into_inner() {
-            Some(buf) if buf.len() > cap => {
-                Err(TransformError::Trap(format!("output exceeded {cap} bytes")))
-            }
-            Some(buf) => Ok(Vec::from(buf)),
-            None => Err(TransformError::Runtime(
-                "the module's stdout is still in use after its store was dropped".into(),
-            )),
-        }
-    }
-
-    /// Maps a failed call to the server's error; `proc_exit(0)` is success.
-    fn classify(&self, err: wasmtime::Error) -> Result<(), TransformError> {
-        if let Some(I32Exit(code)) = err.downcast_ref::<I32Exit>() {
-            return match *code {
-                0 => Ok(()),
-                code => Err(TransformError::Exit(code)),
-            };
-        }
-        match err.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => Err(TransformError::Timeout {
-                after_ms: self.limits.timeout_ms(),
-            }),
-            Some(trap) => Err(TransformError::Trap(trap.to_string())),
-            // Host-side failures (e.g. stdout over its cap) also end the
-            // instance; their innermost cause is the useful message.
-            None => Err(TransformError::Trap(err.root_cause().to_string())),
-        }
+        call::call(
+            &self.engine,
+            &self.limits,
+            self.epoch_ticks,
+            body,
+            |store| {
+                self.linker
+                    .instantiate(&mut *store, &self.module)?
+                    .get_typed_func::<(), ()>(store, "_start")
+            },
+        )
     }
 }
 

@@ -3,6 +3,7 @@
 //! ([`spawn`]); [`work`] adds the second module. The
 //! binary (`main.rs`) picks one and hands it to `gateway_native`'s server.
 
+mod call;
 pub mod child;
 pub mod embedded;
 mod epoch;

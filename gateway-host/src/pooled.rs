@@ -10,22 +10,21 @@
 //! - instances, memories and tables come from the pooling allocator's
 //!   preallocated slots, and a memory's initial contents are a copy-on-write
 //!   mapping of the module's image instead of a copy.
+//!
+//! The store, the call and its errors are `call`'s, shared with `embedded`.
 
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::Context as _;
 use gateway_native::{Transform, TransformError};
 use wasmtime::{
     Config, Enabled, Engine, Extern, InstanceAllocationStrategy, InstancePre, Linker, Module,
-    ModuleExport, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, Trap,
+    ModuleExport, PoolingAllocationConfig,
 };
-use wasmtime_wasi::p1::{self, WasiP1Ctx};
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
-use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
+use crate::call::{self, RequestState};
+use crate::epoch;
 use crate::limits::Limits;
-use crate::{epoch, host_deadline};
 
 /// Slots in the pool for instances, memories and tables. The server is
 /// single-threaded, so at most one study and one work instance live at a
@@ -95,20 +94,11 @@ fn is_elf(path: &Path) -> std::io::Result<bool> {
     Ok(n == 4 && magic == *b"\x7fELF")
 }
 
-/// One request's store data; `started` and `deadline` bound a WASI sleep,
-/// as in `embedded`.
-struct State {
-    wasi: WasiP1Ctx,
-    limits: StoreLimits,
-    started: Instant,
-    deadline: Instant,
-}
-
 /// Runs a WASI preview1 command module per body from pre-linked, pooled
 /// instances.
 pub struct PooledTransform {
     engine: Engine,
-    pre: InstancePre<State>,
+    pre: InstancePre<RequestState>,
     /// `_start`, found once by name: each request takes it from its instance
     /// by index, without the string lookup `get_typed_func` does.
     start: ModuleExport,
@@ -144,13 +134,7 @@ impl PooledTransform {
             .get_export_index("_start")
             .context("the module exports no `_start`: it is not a WASI command")?;
         let mut linker = Linker::new(engine);
-        p1::add_to_linker_sync(&mut linker, |state: &mut State| &mut state.wasi)
-            .map_err(anyhow::Error::from)
-            .context("adding WASI preview1 to the linker")?;
-        // Epoch interruption does not reach a module blocked in a host call.
-        host_deadline::bound_poll_oneoff(&mut linker, |s| s.deadline, |s| s.started)
-            .map_err(anyhow::Error::from)
-            .context("bounding WASI poll_oneoff by the deadline")?;
+        call::link_wasi(&mut linker)?;
         let pre = linker
             .instantiate_pre(module)
             .map_err(anyhow::Error::from)
@@ -164,76 +148,25 @@ impl PooledTransform {
         })
     }
 
-    /// One call: fresh store and WASI context, a pooled instance, `_start`.
+    /// One call: a pooled instance of the pre-linked module, then `_start`
+    /// taken by its export index.
     fn run(&self, body: &[u8]) -> Result<Vec<u8>, TransformError> {
-        let started = Instant::now();
-        // One byte over the cap, so going over it is told apart from filling
-        // it (a module may ignore its failed writes): an error, never a
-        // truncated answer.
-        let cap = self.limits.max_output_bytes;
-        let stdout = MemoryOutputPipe::new(cap.saturating_add(1));
-        let wasi = WasiCtxBuilder::new()
-            .stdin(MemoryInputPipe::new(body.to_vec()))
-            .stdout(stdout.clone())
-            .build_p1();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.limits.max_memory_bytes)
-            .build();
-        let state = State {
-            wasi,
-            limits,
-            started,
-            deadline: started + self.limits.timeout,
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(self.epoch_ticks);
-
-        let outcome = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(
-                |instance| match instance.get_module_export(&mut store, &self.start) {
-                    Some(Extern::Func(start)) => start.typed::<(), ()>(&store),
-                    _ => Err(wasmtime::Error::msg(
-                        "the module's `_start` is not a function",
-                    )),
-                },
-            )
-            .and_then(|start| start.call(&mut store, ()));
-        // Dropping the store returns the instance's slot to the pool and
-        // releases the pipe's other handle.
-        drop(store);
-        if let Err(err) = outcome {
-            self.classify(err)?;
-        }
-        match stdout.try_into_inner() {
-            Some(buf) if buf.len() > cap => {
-                Err(TransformError::Trap(format!("output exceeded {cap} bytes")))
-            }
-            Some(buf) => Ok(Vec::from(buf)),
-            None => Err(TransformError::Runtime(
-                "the module's stdout is still in use after its store was dropped".into(),
-            )),
-        }
-    }
-
-    /// As `embedded`'s: `proc_exit(0)` is success, an interrupt is the
-    /// deadline, anything else a trap.
-    fn classify(&self, err: wasmtime::Error) -> Result<(), TransformError> {
-        if let Some(I32Exit(code)) = err.downcast_ref::<I32Exit>() {
-            return match *code {
-                0 => Ok(()),
-                code => Err(TransformError::Exit(code)),
-            };
-        }
-        match err.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => Err(TransformError::Timeout {
-                after_ms: self.limits.timeout_ms(),
-            }),
-            Some(trap) => Err(TransformError::Trap(trap.to_string())),
-            None => Err(TransformError::Trap(err.root_cause().to_string())),
-        }
+        call::call(
+            &self.engine,
+            &self.limits,
+            self.epoch_ticks,
+            body,
+            |store| match self
+                .pre
+                .instantiate(&mut *store)?
+                .get_module_export(&mut *store, &self.start)
+            {
+                Some(Extern::Func(start)) => start.typed::<(), ()>(&*store),
+                _ => Err(wasmtime::Error::msg(
+                    "the module's `_start` is not a function",
+                )),
+            },
+        )
     }
 }
 
