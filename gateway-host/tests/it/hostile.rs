@@ -6,12 +6,11 @@
 //! is installed; where it is not, the test checks the reason a gateway gives
 //! and says so.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::paths::{self, TempDir};
+use crate::support::paths::{self, TempDir};
+use crate::support::{hostile_module, EARLY};
 use gateway_host::{
     pooled, CliRuntime, EmbeddedTransform, Limits, PooledTransform, SpawnTransform,
 };
@@ -24,8 +23,6 @@ fn limits() -> Limits {
 
 /// How late past the deadline an answer may come.
 const LATE: Duration = Duration::from_millis(100);
-/// How early: the embedded epoch ticks every 10 ms.
-const EARLY: Duration = Duration::from_millis(15);
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Expect {
@@ -45,13 +42,9 @@ enum Rt {
     Wasmedge,
 }
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../gateway-wasm/hostile")
-}
-
 /// The module `name` as a `.wasm` binary, written into `dir`.
 fn compile(name: &str, dir: &TempDir) -> (Vec<u8>, PathBuf) {
-    let wat = corpus_dir().join(format!("{name}.wat"));
+    let wat = hostile_module(name);
     let wasm = wat::parse_file(&wat).unwrap_or_else(|e| panic!("{}: {e}", wat.display()));
     let path = dir.path().join(format!("{name}.wasm"));
     std::fs::write(&path, &wasm).unwrap();

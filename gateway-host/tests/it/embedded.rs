@@ -2,42 +2,21 @@
 //! misbehaviour becomes the right error within its bound, and the same
 //! transform then serves a good call.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::modules;
+use crate::support::{assert_echoes, assert_still_serves, modules, tight_limits, EARLY, TIMEOUT};
 use gateway_host::{EmbeddedTransform, Limits};
 use gateway_native::{Transform, TransformError};
 
-const TIMEOUT: Duration = Duration::from_millis(200);
-const MAX_MEMORY: usize = 2 << 20;
-
 fn transform() -> EmbeddedTransform {
-    let limits = Limits {
-        timeout: TIMEOUT,
-        max_memory_bytes: MAX_MEMORY,
-        max_output_bytes: 256 << 10,
-    };
-    EmbeddedTransform::new(modules::BEHAVIOURS.as_bytes(), limits).expect("module compiles")
-}
-
-/// After a failure, the transform must still work.
-fn assert_still_serves(t: &mut EmbeddedTransform) {
-    assert_eq!(t.apply(b"after").unwrap(), b"wasm:after");
+    EmbeddedTransform::new(modules::BEHAVIOURS.as_bytes(), tight_limits()).expect("module compiles")
 }
 
 #[test]
 fn echoes_with_the_prefix() {
     let mut t = transform();
     assert_eq!(t.name(), "wasmtime_embedded");
-    assert_eq!(t.apply(b"hello").unwrap(), b"wasm:hello");
-    assert_eq!(t.apply(b"").unwrap(), b"wasm:");
-    // Bodies longer than one WASI read, and every byte value.
-    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-    let out = t.apply(&body).unwrap();
-    assert_eq!(&out[..5], b"wasm:");
-    assert_eq!(&out[5..], &body[..]);
+    assert_echoes(&mut t);
 }
 
 #[test]
@@ -74,7 +53,7 @@ fn an_endless_loop_times_out() {
     let took = start.elapsed();
     assert_eq!(result, Err(TransformError::Timeout { after_ms: 200 }));
     // The epoch ticks every 10 ms: at most one tick early, and well before 5 s.
-    assert!(took >= TIMEOUT - Duration::from_millis(15), "{took:?}");
+    assert!(took >= TIMEOUT - EARLY, "{took:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert_still_serves(&mut t);
 }

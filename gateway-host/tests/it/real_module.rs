@@ -2,11 +2,9 @@
 //! CLI. Both fail (never skip) when an artefact is missing, saying how to
 //! build it.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::paths;
+use crate::support::paths;
 use gateway_host::{CliRuntime, EmbeddedTransform, Limits, SpawnTransform};
 use gateway_native::Transform;
 

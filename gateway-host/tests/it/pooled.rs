@@ -2,25 +2,14 @@
 //! bounds as the embedded one, with instances from the pool (so a slot's
 //! memory must come back clean), and `.cwasm` files loaded as they are.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{modules, paths};
+use crate::support::{
+    assert_echoes, assert_still_serves, modules, paths, tight_limits as limits, EARLY, TIMEOUT,
+};
 use gateway_host::{pooled, Limits, PooledTransform, WithWork};
 use gateway_native::{Transform, TransformError};
 use gateway_work::Job;
-
-const TIMEOUT: Duration = Duration::from_millis(200);
-const MAX_MEMORY: usize = 2 << 20;
-
-fn limits() -> Limits {
-    Limits {
-        timeout: TIMEOUT,
-        max_memory_bytes: MAX_MEMORY,
-        max_output_bytes: 256 << 10,
-    }
-}
 
 fn transform() -> PooledTransform {
     let engine = pooled::engine().unwrap();
@@ -28,20 +17,11 @@ fn transform() -> PooledTransform {
     PooledTransform::new(&engine, &module, limits()).expect("module links")
 }
 
-fn assert_still_serves(t: &mut PooledTransform) {
-    assert_eq!(t.apply(b"after").unwrap(), b"wasm:after");
-}
-
 #[test]
 fn echoes_with_the_prefix() {
     let mut t = transform();
     assert_eq!(t.name(), "wasmtime_pooled");
-    assert_eq!(t.apply(b"hello").unwrap(), b"wasm:hello");
-    assert_eq!(t.apply(b"").unwrap(), b"wasm:");
-    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-    let out = t.apply(&body).unwrap();
-    assert_eq!(&out[..5], b"wasm:");
-    assert_eq!(&out[5..], &body[..]);
+    assert_echoes(&mut t);
 }
 
 #[test]
@@ -72,7 +52,7 @@ fn misbehaviours_are_errors_within_their_bounds() {
         Err(TransformError::Timeout { after_ms: 200 })
     );
     let took = start.elapsed();
-    assert!(took >= TIMEOUT - Duration::from_millis(15), "{took:?}");
+    assert!(took >= TIMEOUT - EARLY, "{took:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert_still_serves(&mut t);
 }

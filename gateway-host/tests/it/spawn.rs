@@ -2,8 +2,6 @@
 //! runtime (no runtime needs to be installed): results, exit statuses,
 //! deadlines, caps, and that every child is reaped.
 
-mod common;
-
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
@@ -76,7 +74,7 @@ fn a_child_that_ignores_stdin_still_answers() {
 fn the_template_reaches_the_process() {
     // `/bin/echo` as `wasmedge`: it prints the arguments wasmedge would get,
     // the memory cap's flags and then the module's path.
-    let dir = common::paths::TempDir::new("template");
+    let dir = crate::support::paths::TempDir::new("template");
     let module = dir.path().join("module.wasm");
     let mut t = SpawnTransform::new(CliRuntime::Wasmedge, "/bin/echo", &module, limits());
     assert_eq!(t.name(), "wasmedge");

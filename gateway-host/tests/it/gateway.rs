@@ -1,12 +1,11 @@
 //! The `gateway-host` binary end to end: it serves through the module, and a
 //! broken runtime or a hostile module costs one 500, never the gateway.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::gateway::Gateway;
-use common::paths::{self, TempDir};
+use crate::support::gateway::Gateway;
+use crate::support::modules;
+use crate::support::paths::{self, TempDir};
 
 #[test]
 fn embedded_serves_through_gateway_wasm() {
@@ -63,7 +62,7 @@ fn a_missing_runtime_binary_is_a_500_and_the_gateway_lives() {
 fn a_looping_module_is_a_500_within_the_deadline() {
     let dir = TempDir::new("spin");
     let module = dir.path().join("spin.wat");
-    std::fs::write(&module, common::modules::SPIN).unwrap();
+    std::fs::write(&module, modules::SPIN).unwrap();
     let mut gw = Gateway::start(&[
         "--module",
         module.to_str().unwrap(),

@@ -6,28 +6,20 @@
 //! deadline, not 10 s later. For each in-process runtime (embedded and
 //! pooled), where epoch interruption alone would not reach the sleep.
 
-mod common;
-
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::gateway::{self, Gateway};
+use crate::support::gateway::{self, Gateway};
+use crate::support::{hostile_module, EARLY};
 
 const TIMEOUT: Duration = Duration::from_millis(1000);
-/// How early the 500 may come (the epoch ticks every 10 ms).
-const EARLY: Duration = Duration::from_millis(15);
 /// How late: the hostile corpus allows 100 ms for the call alone; this adds
 /// the HTTP exchange and a busy 2-core machine.
 const LATE: Duration = Duration::from_millis(400);
 /// `/health` on an idle gateway: no Wasm is involved.
 const PROMPT: Duration = Duration::from_millis(200);
 
-fn sleep_module() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../gateway-wasm/hostile/sleep.wat")
-}
-
 fn check(runtime: &str) {
-    let module = sleep_module();
+    let module = hostile_module("sleep");
     let mut gw = Gateway::start(&[
         "--runtime",
         runtime,
