@@ -94,6 +94,11 @@ pub struct Cell {
     pub workload: Option<String>,
     pub detail: String,
     pub repeat: Option<usize>,
+    /// The throughput level (`c100`, `ka1`, `rate500`) or the warm client,
+    /// as the raw file's key names it: how a reader finds a cell that failed
+    /// before writing a raw file. Absent in older manifests (`detail` then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
     pub status: CellStatus,
     pub error: Option<String>,
     /// The raw file, relative to the run folder.

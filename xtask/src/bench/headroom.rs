@@ -82,6 +82,7 @@ fn measure(s: &mut Session, wrk: &std::path::Path) -> Result<()> {
         variant: variant.name.to_owned(),
         workload: Some("hello".to_owned()),
         detail: format!("ours vs wrk -t1, {connections} connections, {rounds} rounds"),
+        level: None,
         repeat: None,
         status: CellStatus::Ok,
         error: None,

@@ -428,6 +428,7 @@ fn cell(
         variant: variant.name.to_owned(),
         workload: Some(workload.name.to_owned()),
         detail: String::new(),
+        level: None,
         repeat: Some(repeat),
         status: if outcome.is_ok() {
             CellStatus::Ok

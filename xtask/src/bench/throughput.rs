@@ -266,6 +266,7 @@ fn cell(
         variant: variant.name.to_owned(),
         workload: Some(workload.name.to_owned()),
         detail,
+        level: Some(point.level().label()),
         repeat: Some(repeat),
         status: if error.is_some() {
             CellStatus::Failed

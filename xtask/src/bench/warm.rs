@@ -145,6 +145,7 @@ fn cell(
         variant: variant.name.to_owned(),
         workload: Some(workload.name.to_owned()),
         detail: client.name().to_owned(),
+        level: Some(client.name().to_owned()),
         repeat: Some(repeat),
         status: if outcome.is_ok() {
             CellStatus::Ok

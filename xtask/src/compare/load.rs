@@ -221,12 +221,17 @@ fn cell_matches(c: &Cell, key: &Key) -> bool {
         Suite::Cold => true,
         Suite::Instructions => c.workload.as_deref() == Some(key.workload.as_str()),
         Suite::Warm => {
-            c.workload.as_deref() == Some(key.workload.as_str()) && c.detail == key.level
+            c.workload.as_deref() == Some(key.workload.as_str())
+                && c.level.as_deref().unwrap_or(&c.detail) == key.level
         }
         Suite::Throughput => {
             if c.workload.as_deref() != Some(key.workload.as_str()) {
                 return false;
             }
+            if let Some(level) = &c.level {
+                return *level == key.level;
+            }
+            // An older manifest: the level is only in the detail's words.
             let d = &c.detail;
             match Level::parse(&key.level) {
                 Some(Level::KeepAlive(n)) => d.contains(&format!(" {n} keep-alive")),

@@ -134,6 +134,7 @@ impl Run {
         variant: &str,
         workload: &str,
         detail: &str,
+        level: Option<&str>,
         error: &str,
     ) -> Run {
         self.cells.push(Cell {
@@ -141,6 +142,7 @@ impl Run {
             variant: variant.to_owned(),
             workload: Some(workload.to_owned()),
             detail: detail.to_owned(),
+            level: level.map(str::to_owned),
             repeat: Some(0),
             status: CellStatus::Failed,
             error: Some(error.to_owned()),
@@ -677,6 +679,7 @@ fn a_variant_that_failed_in_head_fails_the_check() {
             "wasm_host_wasmtime_embedded",
             "compute",
             "closed loop, 10 connections, one request per connection",
+            Some("c10"),
             "start: wasm_host_wasmtime_embedded exited before listening (exit status: 1)",
         );
     let (code, v, out) = run_pair("head-failed", base, head);
@@ -769,6 +772,8 @@ fn a_failed_round_in_head_fails_the_check() {
             "native_local",
             "hello",
             "closed loop, 10 connections, one request per connection",
+            // As an older manifest has it: found by its detail.
+            None,
             "the gateway exited during the cell (signal 11)",
         );
     let (code, v, out) = run_pair("failed-round", base, head);

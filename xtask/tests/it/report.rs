@@ -171,6 +171,7 @@ fn cell(suite: &str, variant: &str, workload: &str, detail: &str, repeat: Option
         variant: variant.to_owned(),
         workload: Some(workload.to_owned()),
         detail: detail.to_owned(),
+        level: None,
         repeat,
         status: CellStatus::Ok,
         error: None,
