@@ -1,7 +1,7 @@
 //! Ctrl-C in the middle of a suite: the run stops, every process and
 //! container it started is gone, and the manifest keeps what finished.
 
-use crate::support::{alive, owner_label};
+use crate::support::{alive, assert_no_containers, exit_within};
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -90,25 +90,12 @@ fn sigint_mid_suite_tears_everything_down_and_keeps_finished_cells() {
     assert!(!seen.is_empty(), "the gateway should have been a child");
     unsafe { libc::kill(pid as i32, libc::SIGINT) };
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = bench.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "bench ignored SIGINT");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within(&mut bench, Duration::from_secs(30), "bench ignored SIGINT");
     assert!(status.success() || status.code() == Some(1), "{status}");
     for p in seen {
         assert!(!alive(p), "process {p} outlived the interrupted bench");
     }
-    let containers = Command::new("docker")
-        .args(["ps", "-aq", "--filter"])
-        .arg(owner_label(pid))
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    assert_eq!(containers, "", "containers left behind");
+    assert_no_containers(pid);
 
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();

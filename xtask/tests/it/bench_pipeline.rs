@@ -4,10 +4,9 @@
 //! runs them: parts laid out as `download-artifact` leaves them, merged,
 //! exported, and put on a history with an earlier run.
 
-use crate::support::fixture;
+use crate::support::{fixture, xtask_ok};
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -87,20 +86,6 @@ fn the_matrix_covers_every_variant_once_and_the_jobs_chain() {
     assert_eq!(kvm, 3, "ab, suites and merge on the KVM runner");
 }
 
-fn xtask(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "xtask {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&str) -> bool) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap().flatten() {
@@ -158,7 +143,7 @@ fn parts_merge_export_and_join_the_history_as_the_workflow_runs_them() {
     let mut args = vec!["merge"];
     args.extend(globbed.iter().map(String::as_str));
     args.extend(["--out", run.to_str().unwrap()]);
-    let screen = xtask(&args);
+    let screen = xtask_ok(&args);
     assert!(screen.contains("native_local") && screen.contains("wasm_host_wasmtime"));
     for f in [
         "manifest.json",
@@ -169,8 +154,8 @@ fn parts_merge_export_and_join_the_history_as_the_workflow_runs_them() {
         assert!(run.join(f).is_file(), "{f}");
     }
 
-    xtask(&["export", "--format", "bmf", run.to_str().unwrap()]);
-    xtask(&["export", "--format", "gab", run.to_str().unwrap()]);
+    xtask_ok(&["export", "--format", "bmf", run.to_str().unwrap()]);
+    xtask_ok(&["export", "--format", "gab", run.to_str().unwrap()]);
     let bmf: Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("export/bmf.json")).unwrap())
             .unwrap();
@@ -183,7 +168,7 @@ fn parts_merge_export_and_join_the_history_as_the_workflow_runs_them() {
     let old = tmp.join("runs/1234/bench-results-feedface");
     copy_tree(&fixture(), &old, &|_| true);
     let site = tmp.join("site");
-    xtask(&[
+    xtask_ok(&[
         "history",
         old.to_str().unwrap(),
         run.to_str().unwrap(),

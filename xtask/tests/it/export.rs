@@ -2,10 +2,9 @@
 //! Bencher Metric Format and as github-action-benchmark's custom JSON; every
 //! exported number is the report's own.
 
-use crate::support::fixture;
+use crate::support::{fixture, xtask_ok};
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 use xtask::export::metrics::{self, Kind};
@@ -16,24 +15,11 @@ fn read(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn xtask(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "xtask {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn bmf_holds_the_reports_figures_in_bencher_units() {
     let out = temp!("bmf");
     let run = fixture();
-    xtask(&[
+    xtask_ok(&[
         "export",
         "--format",
         "bmf",
@@ -81,7 +67,7 @@ fn bmf_holds_the_reports_figures_in_bencher_units() {
 fn gab_splits_bigger_and_smaller_is_better() {
     let out = temp!("gab");
     let run = fixture();
-    xtask(&[
+    xtask_ok(&[
         "export",
         "--format",
         "gab",

@@ -1,12 +1,12 @@
 //! `cargo xtask run VARIANT` serves until SIGTERM and then leaves nothing
 //! behind: no gateway or upstream process, no container.
 
-use crate::support::{alive, owner_label};
+use crate::support::{alive, assert_no_containers, exit_within};
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use xtask::probe;
 
@@ -72,26 +72,17 @@ fn run_then_terminate(variant: &str, expected_hello: &str) {
     }
 
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = xtask.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "xtask run ignored SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = exit_within(
+        &mut xtask,
+        Duration::from_secs(20),
+        "xtask run ignored SIGTERM",
+    );
     assert!(status.success(), "{status}");
     for kid in kids {
         assert!(!alive(kid), "child {kid} outlived `xtask run`");
     }
     assert!(probe::get(addr, "/", Duration::from_millis(500)).is_err());
-    let containers = Command::new("docker")
-        .args(["ps", "-aq", "--filter"])
-        .arg(owner_label(pid))
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    assert_eq!(containers, "", "containers left behind");
+    assert_no_containers(pid);
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Helpers shared by the test modules.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
 
 /// A fresh, empty scratch folder, named after the calling module so that
 /// modules sharing this binary (and its process id) never collide.
@@ -46,4 +48,43 @@ pub fn alive(pid: u32) -> bool {
 /// The Docker label the harness puts on every container it starts.
 pub fn owner_label(pid: u32) -> String {
     format!("label=wasm-gateway-bench.owner={pid}")
+}
+
+/// Run `cargo xtask ARGS` to success; its stdout.
+pub fn xtask_ok(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "xtask {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Wait for a child that was told to stop; a test failure if it takes
+/// longer than `within`.
+pub fn exit_within(child: &mut Child, within: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// No container labelled as started by harness `pid` is left.
+pub fn assert_no_containers(pid: u32) {
+    let containers = Command::new("docker")
+        .args(["ps", "-aq", "--filter"])
+        .arg(owner_label(pid))
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    assert_eq!(containers, "", "containers left behind");
 }
