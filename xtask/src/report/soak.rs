@@ -116,12 +116,7 @@ pub fn slope(points: impl Iterator<Item = (f64, f64)>) -> f64 {
 /// markdown table.
 pub fn write(root: &Path) -> Result<String> {
     let mut series = Vec::new();
-    let mut paths: Vec<_> = std::fs::read_dir(root.join("raw"))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    paths.sort();
-    for path in paths {
+    for path in crate::files::list(&root.join("raw"), ".csv") {
         if let Some(SoakKey { variant }) = SoakKey::parse(&path) {
             series.push((variant, read_samples(&path)?));
         }

@@ -178,21 +178,7 @@ impl Unfinished {
 
 /// The files of a raw folder, sorted, without hidden ones; none when absent.
 fn files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(Vec::new());
-    };
-    let mut out: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_file()
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| !n.starts_with('.'))
-        })
-        .collect();
-    out.sort();
-    Ok(out)
+    Ok(crate::files::list(dir, ""))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {

@@ -2,6 +2,8 @@
 //! embedded Wasm variant. Checks the run folder's files, CSV headers, and
 //! that values are positive and consistent. Needs `cargo xtask build` first.
 
+use crate::support::one_bench_at_a_time;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -34,6 +36,7 @@ fn col(header: &[String], name: &str) -> usize {
 
 #[test]
 fn bench_all_writes_a_complete_consistent_run() {
+    let _turn = one_bench_at_a_time();
     let out = std::env::temp_dir().join(format!("wgb-bench-all-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let status = Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -227,6 +230,7 @@ fn bench_all_writes_a_complete_consistent_run() {
 /// before the drain barrier between cells).
 #[test]
 fn a_cells_leftover_queue_is_not_charged_to_the_next_cell() {
+    let _turn = one_bench_at_a_time();
     let out = std::env::temp_dir().join(format!("wgb-bench-drain-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let status = Command::new(env!("CARGO_BIN_EXE_xtask"))

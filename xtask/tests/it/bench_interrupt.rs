@@ -1,7 +1,7 @@
 //! Ctrl-C in the middle of a suite: the run stops, every process and
 //! container it started is gone, and the manifest keeps what finished.
 
-use crate::support::{alive, assert_no_containers, exit_within};
+use crate::support::{alive, assert_no_containers, exit_within, one_bench_at_a_time};
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -36,6 +36,7 @@ fn descendants(pid: u32) -> Vec<u32> {
 
 #[test]
 fn sigint_mid_suite_tears_everything_down_and_keeps_finished_cells() {
+    let _turn = one_bench_at_a_time();
     let out = std::env::temp_dir().join(format!("wgb-bench-int-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let mut bench = Command::new(env!("CARGO_BIN_EXE_xtask"))

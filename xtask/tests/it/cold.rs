@@ -3,6 +3,8 @@
 //! variant, not inside every sample. A stand-in `wasmtime` counts its
 //! `--version` calls and hands everything else to the real CLI.
 
+use crate::support::one_bench_at_a_time;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -52,6 +54,7 @@ fn version_calls(real: &Path, samples: usize) -> usize {
 
 #[test]
 fn lookups_do_not_grow_with_the_samples() {
+    let _turn = one_bench_at_a_time();
     let Some(real) = std::env::var_os("WASMTIME").map(PathBuf::from) else {
         // `cargo xtask test` sets it; without the CLI the variant is skipped.
         eprintln!("WASMTIME not set: run through `cargo xtask test`");

@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::{one_bench_at_a_time, text};
 use xtask::callgrind::InstructionsRaw;
 use xtask::manifest::{Cell, Git, Manifest, VariantStatus};
 use xtask::raw::ColdSample;
@@ -244,14 +245,6 @@ fn compare(base: &Path, head: &Path, extra: &[&str]) -> Output {
         .args(extra)
         .output()
         .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Write base and head, compare with --json, return (exit code, json, output).
@@ -845,6 +838,7 @@ fn a_client_bound_cell_is_judged_on_cpu_per_request() {
 /// one repeat per round, and the detector flags the slowdown (exit 1).
 #[test]
 fn bench_aa_with_the_calibration_knob_flags_head() {
+    let _turn = one_bench_at_a_time();
     let out = temp!("aa").join("ab");
     let run = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args([

@@ -4,6 +4,8 @@
 //! gateway and counted by the sampler. Runs where an engine and the images
 //! are here; elsewhere it checks the skip reason.
 
+use crate::support::one_bench_at_a_time;
+
 use std::time::Duration;
 
 use xtask::sample::{self, Target};
@@ -25,6 +27,7 @@ fn allowed(pid: u32) -> Vec<String> {
 
 #[test]
 fn docker_proxy_is_pinned_with_the_gateway_and_sampled() {
+    let _turn = one_bench_at_a_time();
     let variant = variants::find("native_docker").unwrap();
     if let Err(reason) = variant.availability() {
         assert!(

@@ -11,6 +11,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::{one_bench_at_a_time, text};
+
 fn valgrind() -> bool {
     let found = Command::new("valgrind")
         .arg("--version")
@@ -32,14 +34,6 @@ fn xtask(args: &[&str], out: &Path) -> Output {
         .arg(out)
         .output()
         .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn json(path: &Path) -> serde_json::Value {
@@ -65,6 +59,7 @@ fn spread_pct(values: &[f64]) -> f64 {
 
 #[test]
 fn native_counts_repeat_and_the_spin_knob_raises_them() {
+    let _turn = one_bench_at_a_time();
     if !valgrind() {
         return;
     }
@@ -153,6 +148,7 @@ fn native_counts_repeat_and_the_spin_knob_raises_them() {
 /// count between checkpoints does not.
 #[test]
 fn embedded_counts_of_three_processes_agree_within_a_tenth_of_a_percent() {
+    let _turn = one_bench_at_a_time();
     if !valgrind() {
         return;
     }
@@ -180,6 +176,7 @@ fn embedded_counts_of_three_processes_agree_within_a_tenth_of_a_percent() {
 /// Docker variants are not counted: skipped, with the reason.
 #[test]
 fn docker_variants_are_skipped_with_a_reason() {
+    let _turn = one_bench_at_a_time();
     if !valgrind() {
         return;
     }
@@ -211,6 +208,7 @@ fn docker_variants_are_skipped_with_a_reason() {
 /// and 0 when both arms are the same.
 #[test]
 fn bench_aa_suite_instructions_flags_the_spin_knob_and_passes_without_it() {
+    let _turn = one_bench_at_a_time();
     if !valgrind() {
         return;
     }

@@ -1,7 +1,7 @@
 //! Helpers shared by the test modules.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Output};
 use std::time::{Duration, Instant};
 
 /// A fresh, empty scratch folder, named after the calling module so that
@@ -56,12 +56,7 @@ pub fn xtask_ok(args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "xtask {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "xtask {args:?}: {}", text(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -87,4 +82,23 @@ pub fn assert_no_containers(pid: u32) {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
     assert_eq!(containers, "", "containers left behind");
+}
+
+/// A finished command's stdout then stderr, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Tests that run a bench or start pinned gateways take turns. They pin
+/// CPUs 0 and 1, publish ports found free a moment before, and count
+/// instructions; in one test binary they would otherwise run at once and
+/// disturb each other (before, each file was its own binary, run one after
+/// another).
+pub fn one_bench_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
