@@ -512,5 +512,11 @@ fn the_window_edges_are_reported_and_the_load_thread_measured() {
         r.loadgen_cpu_ms > 0.0 && r.loadgen_cpu_pct() < 90.0,
         "{r:?}"
     );
-    assert!(r.connects >= r.ok, "one connection per request: {r:?}");
+    // One connection per request; a request whose connection was opened
+    // during the warm-up (at most one per connection) is answered in the
+    // window without a connect counted there.
+    assert!(
+        r.connects + r.connections as u64 >= r.ok,
+        "one connection per request: {r:?}"
+    );
 }
