@@ -95,7 +95,7 @@ impl RunData {
             manifest,
             ..RunData::default()
         };
-        for path in files(&root.join("raw/cold"))? {
+        for path in crate::files::list(&root.join("raw/cold"), "") {
             if let Some(key) = HyperfineKey::parse(&path) {
                 let ms = hyperfine_ms(&path)?;
                 data.hyperfine.push(HyperfineSeries { key, ms });
@@ -106,7 +106,7 @@ impl RunData {
                 data.unknown.push(path);
             }
         }
-        for path in files(&root.join("raw/warm"))? {
+        for path in crate::files::list(&root.join("raw/warm"), "") {
             let Some(key) = WarmKey::parse(&path) else {
                 data.unknown.push(path);
                 continue;
@@ -121,7 +121,7 @@ impl RunData {
                 has_repeats,
             });
         }
-        for path in files(&root.join("raw/throughput"))? {
+        for path in crate::files::list(&root.join("raw/throughput"), "") {
             let Some(key) = ThroughputKey::parse(&path) else {
                 data.unknown.push(path);
                 continue;
@@ -129,7 +129,7 @@ impl RunData {
             let raw = read_json(&path)?;
             data.throughput.push(ThroughputCell { key, raw });
         }
-        for path in files(&root.join("raw/instructions"))? {
+        for path in crate::files::list(&root.join("raw/instructions"), "") {
             let Some(key) = InstructionsKey::parse(&path) else {
                 data.unknown.push(path);
                 continue;
@@ -174,11 +174,6 @@ impl Unfinished {
     pub fn file(&self, relative: &Path) -> bool {
         self.files.contains(relative)
     }
-}
-
-/// The files of a raw folder, sorted, without hidden ones; none when absent.
-fn files(dir: &Path) -> Result<Vec<PathBuf>> {
-    Ok(crate::files::list(dir, ""))
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
