@@ -219,6 +219,16 @@ mod tests {
             .env(OWNER_ENV, std::process::id().to_string())
             .spawn()
             .unwrap();
+        // spawn returns once the child's old memory is released, which is
+        // before exec has laid out the new environment: wait for it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while owner_of(orphan.id()).is_none() || owner_of(owned.id()).is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "environ never appeared"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         assert_eq!(owner_of(orphan.id()), Some(dead));
         let removed = sweep_processes();
         assert!(
