@@ -227,13 +227,14 @@ fn bench_all_writes_a_complete_consistent_run() {
 
 /// A CLI variant at many connections leaves seconds of queued requests when
 /// a cell ends; the next cell must not pay for them (it measured 0 rps
-/// before the drain barrier between cells).
+/// before the drain barrier between cells), whether they are worked off or
+/// discarded by a restart.
 #[test]
 fn a_cells_leftover_queue_is_not_charged_to_the_next_cell() {
     let _turn = one_bench_at_a_time();
     let out = std::env::temp_dir().join(format!("wgb-bench-drain-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let status = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args([
             "bench",
             "throughput",
@@ -242,7 +243,7 @@ fn a_cells_leftover_queue_is_not_charged_to_the_next_cell() {
             "--workloads",
             "hello",
             "--connections",
-            "120,2",
+            "120,800,2",
             "--duration",
             "0.5",
             "--repeats",
@@ -252,11 +253,17 @@ fn a_cells_leftover_queue_is_not_charged_to_the_next_cell() {
             "--out",
         ])
         .arg(&out)
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // 800 queued requests (seconds of them) are discarded by a restart.
+    assert!(
+        stderr.contains("restarting wasm_host_wasmtime: it left"),
+        "{stderr}"
+    );
     let (h, rows) = csv(&out.join("aggregated/throughput.csv"));
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3);
     for r in &rows {
         let requests: u64 = r[col(&h, "requests")].parse().unwrap();
         assert!(requests > 0, "a cell measured nothing: {r:?}");
