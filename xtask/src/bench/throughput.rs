@@ -26,7 +26,7 @@ use crate::load::{self, Edge, LoadResult, LoadSpec, Mode};
 use crate::manifest::Cell;
 use crate::raw::ThroughputRaw;
 use crate::rundata::{CellStatus, Level, Suite, ThroughputKey};
-use crate::sample::{Sample, Sampler, Target};
+use crate::sample::{Sample, Sampler};
 use crate::variants::{Running, Variant};
 use crate::workloads::Workload;
 use crate::{probe, results, signals};
@@ -407,28 +407,7 @@ fn measure(s: &Session, running: &Running, workload: &Workload, point: Point) ->
             spec.mode = Mode::Open { rate };
         }
     }
-    let (target, sampled) = match (running.pid(), running.container_id()) {
-        (Some(pid), _) => (
-            Target::Process(pid),
-            format!("process {pid} and descendants"),
-        ),
-        (None, Some(id)) => {
-            let relay = running.relays().first().copied();
-            let relay_note = match relay {
-                Some(pid) => format!("; Docker's relay: docker-proxy {pid}, included"),
-                None => "; no docker-proxy relay".to_owned(),
-            };
-            (
-                Target::Container {
-                    id: id.to_owned(),
-                    pid: crate::docker::main_pid(id),
-                    relay,
-                },
-                format!("container {id} (CPU: its cgroup; RSS: its process tree){relay_note}"),
-            )
-        }
-        (None, None) => anyhow::bail!("nothing to sample"),
-    };
+    let (target, sampled) = crate::sample::target_of(running)?;
     let sampler = Sampler::start(target, SAMPLE_EVERY);
     let mut window = Vec::new();
     let result = load::run_observed(&spec, &signals::interrupted, &mut |edge| {
