@@ -23,6 +23,7 @@ pub mod probe;
 pub mod process;
 pub mod progress;
 pub mod raw;
+pub mod remote;
 pub mod report;
 pub mod results;
 pub mod run;

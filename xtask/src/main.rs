@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use xtask::{bench, build, ci, compare, doctor, export, fuzz, history, merge, report, run, test};
+use xtask::{
+    bench, build, ci, compare, doctor, export, fuzz, history, merge, remote, report, run, test,
+};
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +52,10 @@ enum Command {
     /// Trend charts of many runs' headline figures against commit date
     /// (markdown and HTML, each commit linked).
     History(history::HistoryArgs),
+    /// The server side of a remote run: answers requests on stdin, one JSON
+    /// line each, until stdin closes (started over ssh by the harness).
+    #[command(hide = true)]
+    Agent(remote::agent::AgentArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +72,7 @@ fn main() -> ExitCode {
         Command::Merge(args) => merge::run(&args),
         Command::Export(args) => export::run(&args),
         Command::History(args) => history::run(&args),
+        Command::Agent(args) => remote::agent::run(&args),
     };
     exit(done.map(|()| ExitCode::SUCCESS))
 }

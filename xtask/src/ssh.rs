@@ -5,9 +5,7 @@
 //! all under one temporary folder that [`Host::cleanup`] removes.
 //!
 //! This module is the transport only, tested against a local sshd
-//! (tests/it/ssh.rs). The suites do not use it yet: there is no
-//! `--server-host` flag until a variant can be started, pinned, sampled,
-//! cold-timed and stopped through it.
+//! (tests/it/ssh.rs); `remote` drives an agent through it.
 
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -48,6 +46,15 @@ impl Host {
         // Never prompt (a run is unattended); fail fast on a dead host.
         cmd.args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]);
         cmd.arg(&self.target).arg("--");
+        cmd
+    }
+
+    /// `argv` run on the host, each argument quoted for its shell; stdin,
+    /// stdout and stderr are the caller's to set.
+    pub fn command(&self, argv: &[&str]) -> Command {
+        let line: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
+        let mut cmd = self.ssh();
+        cmd.arg(line.join(" "));
         cmd
     }
 

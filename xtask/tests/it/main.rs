@@ -15,6 +15,7 @@ mod history;
 mod instructions;
 mod load;
 mod merge;
+mod remote;
 mod report;
 mod run_command;
 mod sampler;

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use xtask::ssh::Host;
 
-struct Sshd {
-    dir: PathBuf,
+pub(crate) struct Sshd {
+    pub(crate) dir: PathBuf,
     child: Child,
-    config: PathBuf,
+    pub(crate) config: PathBuf,
 }
 
 impl Drop for Sshd {
@@ -36,7 +36,7 @@ fn keygen(path: &Path) {
 
 /// sshd on 127.0.0.1:<free port>, this user only, the throwaway key only;
 /// `None` (the test says why) where sshd or root is missing.
-fn sshd() -> Option<Sshd> {
+pub(crate) fn sshd() -> Option<Sshd> {
     let bin = Path::new("/usr/sbin/sshd");
     if !bin.exists() {
         eprintln!("skipping: /usr/sbin/sshd missing (apt-get install openssh-server)");

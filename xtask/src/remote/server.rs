@@ -1,0 +1,213 @@
+//! The client side of a remote run: the agent started over one ssh session,
+//! and a method per request. Dropping a [`Server`] closes the session's
+//! stdin, on which the agent stops everything and removes its folder.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::protocol::{Reply, Request};
+use crate::sample::Sample;
+use crate::ssh::{shell_quote, Host};
+use crate::{paths, tools};
+
+/// How long the agent has to stop its gateways and remove its folder.
+const EXIT_GRACE: Duration = Duration::from_secs(15);
+
+/// The files a host needs to run every variant this machine has built: the
+/// release binaries and the modules (`.wasm`, `.cwasm`), as a
+/// `WGB_BIN_DIR` holds them, and the wasmtime CLI. Docker images are not
+/// among them (a Docker variant runs on a host that has built its images).
+pub fn payload() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = ["gateway-native", "gateway-host", "upstream-echo"]
+        .iter()
+        .map(|bin| paths::release_bin(bin))
+        .collect();
+    if let Some(dir) = paths::module_file("gateway-wasm.wasm").parent() {
+        files.extend(crate::files::list(dir, ".wasm"));
+        files.extend(crate::files::list(dir, ".cwasm"));
+    }
+    if let Ok(cli) = tools::wasmtime_cli() {
+        files.push(cli.path);
+    }
+    files.retain(|f| f.is_file());
+    files
+}
+
+/// An agent running on a host.
+pub struct Server {
+    host: Host,
+    dir: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Server {
+    /// Copies `agent` (this xtask binary) and `files` to a fresh folder on
+    /// `host` and starts the agent there.
+    pub fn connect(host: &Host, agent: &Path, files: &[PathBuf]) -> Result<Server> {
+        let dir = host.tempdir()?;
+        let started = Self::start(host, &dir, agent, files);
+        if started.is_err() {
+            let _ = host.cleanup(&dir);
+        }
+        started
+    }
+
+    fn start(host: &Host, dir: &str, agent: &Path, files: &[PathBuf]) -> Result<Server> {
+        let bin = format!("{dir}/bin");
+        host.run(&format!("mkdir {}", shell_quote(&bin)))?;
+        host.copy(agent, &format!("{dir}/xtask"))?;
+        for file in files {
+            let name = file
+                .file_name()
+                .with_context(|| format!("{} has no file name", file.display()))?;
+            host.copy(file, &format!("{bin}/{}", name.to_string_lossy()))?;
+        }
+        let bin_env = format!("WGB_BIN_DIR={bin}");
+        let wasmtime_env = format!("WASMTIME={bin}/wasmtime");
+        let mut argv = vec!["env", bin_env.as_str()];
+        if files
+            .iter()
+            .any(|f| f.file_name().is_some_and(|n| n == "wasmtime"))
+        {
+            argv.push(wasmtime_env.as_str());
+        }
+        let exe = format!("{dir}/xtask");
+        argv.extend([exe.as_str(), "agent", "--remove-on-exit", dir]);
+        let mut child = host
+            .command(&argv)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the agent over ssh")?;
+        let stdin = child.stdin.take().context("the agent's stdin")?;
+        let stdout = BufReader::new(child.stdout.take().context("the agent's stdout")?);
+        Ok(Server {
+            host: host.clone(),
+            dir: dir.to_owned(),
+            child,
+            stdin: Some(stdin),
+            stdout,
+        })
+    }
+
+    /// The folder on the host (gone once the agent has ended).
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
+    fn call(&mut self, request: &Request) -> Result<Reply> {
+        let stdin = self.stdin.as_mut().context("the agent has ended")?;
+        let mut line = serde_json::to_string(request)?;
+        line.push('\n');
+        stdin
+            .write_all(line.as_bytes())
+            .and_then(|()| stdin.flush())
+            .with_context(|| format!("the agent on {} is gone", self.host.target))?;
+        let mut answer = String::new();
+        if self.stdout.read_line(&mut answer)? == 0 {
+            bail!("the agent on {} ended without answering", self.host.target);
+        }
+        match serde_json::from_str(&answer)
+            .with_context(|| format!("the agent answered {answer:?}"))?
+        {
+            Reply::Error { message } => bail!("on {}: {message}", self.host.target),
+            reply => Ok(reply),
+        }
+    }
+
+    /// Start `variant` listening on `listen_ip` (the host's address as this
+    /// machine reaches it); its address and what the sampler reads.
+    pub fn start_variant(
+        &mut self,
+        variant: &str,
+        listen_ip: IpAddr,
+        cpu: Option<usize>,
+        upstream_cpu: Option<usize>,
+        env: &[(String, String)],
+    ) -> Result<(SocketAddr, String)> {
+        match self.call(&Request::Start {
+            variant: variant.to_owned(),
+            listen_ip,
+            cpu,
+            upstream_cpu,
+            env: env.to_vec(),
+        })? {
+            Reply::Started { addr, sampled } => Ok((addr, sampled)),
+            other => bail!("unexpected answer to start: {other:?}"),
+        }
+    }
+
+    pub fn sample_start(&mut self, every: Duration) -> Result<()> {
+        let interval_ms = every.as_millis().max(1) as u64;
+        match self.call(&Request::SampleStart { interval_ms })? {
+            Reply::Sampling => Ok(()),
+            other => bail!("unexpected answer to sample_start: {other:?}"),
+        }
+    }
+
+    /// A reading taken on the host now (a window edge).
+    pub fn reading(&mut self) -> Result<Option<Sample>> {
+        match self.call(&Request::Reading)? {
+            Reply::Reading { sample } => Ok(sample),
+            other => bail!("unexpected answer to reading: {other:?}"),
+        }
+    }
+
+    pub fn sample_finish(&mut self) -> Result<Vec<Sample>> {
+        match self.call(&Request::SampleFinish)? {
+            Reply::Samples { samples } => Ok(samples),
+            other => bail!("unexpected answer to sample_finish: {other:?}"),
+        }
+    }
+
+    pub fn alive(&mut self) -> Result<bool> {
+        match self.call(&Request::Alive)? {
+            Reply::Alive { alive } => Ok(alive),
+            other => bail!("unexpected answer to alive: {other:?}"),
+        }
+    }
+
+    pub fn stop_variant(&mut self) -> Result<()> {
+        match self.call(&Request::Stop)? {
+            Reply::Stopped => Ok(()),
+            other => bail!("unexpected answer to stop: {other:?}"),
+        }
+    }
+
+    /// Send one raw line (tests: what a malformed request gets).
+    pub fn raw(&mut self, line: &str) -> Result<String> {
+        let stdin = self.stdin.as_mut().context("the agent has ended")?;
+        stdin.write_all(line.as_bytes())?;
+        stdin.write_all(b"\n")?;
+        stdin.flush()?;
+        let mut answer = String::new();
+        self.stdout.read_line(&mut answer)?;
+        Ok(answer)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // EOF on the agent's stdin: it stops everything and removes its
+        // folder, then the session ends.
+        drop(self.stdin.take());
+        let deadline = Instant::now() + EXIT_GRACE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = self.host.cleanup(&self.dir);
+    }
+}
