@@ -15,7 +15,7 @@ use super::Session;
 use crate::manifest::Cell;
 use crate::raw::ColdSample;
 use crate::rundata::{CellStatus, ColdKey, HyperfineKey, Method, Suite};
-use crate::variants::Resolved;
+use crate::variants::{Resolved, StartOpts};
 use crate::{docker, probe, results, signals};
 
 const POLL: Duration = Duration::from_micros(100);
@@ -95,11 +95,17 @@ fn harness(s: &mut Session) -> Result<()> {
 
 /// One exec-to-first-200, in milliseconds.
 fn sample(s: &Session, resolved: &Resolved) -> Result<f64> {
+    exec_to_first_200(resolved, &s.start_opts(resolved.variant))
+}
+
+/// Spawn the variant, poll `GET /` until the first 200, kill it: the time
+/// from the spawn to that answer, in milliseconds. The remote agent times a
+/// server host's cold starts with this too, so no network is in them.
+pub fn exec_to_first_200(resolved: &Resolved, opts: &StartOpts) -> Result<f64> {
     let variant = resolved.variant;
-    let opts = s.start_opts(variant);
     let port = probe::free_port()?;
     let started = Instant::now();
-    let mut running = resolved.spawn_cold(port, &opts)?;
+    let mut running = resolved.spawn_cold(port, opts)?;
     let addr = running.addr;
     let docker = variant.is_container();
     let mut polls = 0u64;

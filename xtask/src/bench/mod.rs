@@ -4,7 +4,7 @@
 //! computed from `raw/` afterwards (report/), never written by a suite.
 
 pub mod ab;
-mod cold;
+pub(crate) mod cold;
 mod headroom;
 pub mod instructions;
 pub mod micro;

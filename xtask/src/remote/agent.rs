@@ -11,12 +11,17 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use super::protocol::{Reply, Request};
+use crate::bench::cold;
 use crate::sample::{self, Sampler, Target};
 use crate::upstream::Upstream;
 use crate::variants::{self, Running, StartOpts};
 
 /// Every folder the client makes on a host starts so (`ssh::Host::tempdir`).
 const REMOTE_DIR_PREFIX: &str = "/tmp/wgb-remote.";
+
+/// More cold samples in one request than any profile takes (the client
+/// waits for the answer; 1000 Docker starts would take minutes).
+const MAX_COLD_SAMPLES: usize = 1000;
 
 #[derive(clap::Args, Debug)]
 pub struct AgentArgs {
@@ -114,6 +119,28 @@ impl Agent {
             Request::Stop => {
                 self.stop();
                 Ok(Reply::Stopped)
+            }
+            Request::Cold {
+                variant,
+                samples,
+                cpu,
+                env,
+            } => {
+                self.stop();
+                if samples == 0 || samples > MAX_COLD_SAMPLES {
+                    bail!("cold samples must be 1..={MAX_COLD_SAMPLES}, got {samples}");
+                }
+                let resolved = variants::find(&variant)?
+                    .resolve()
+                    .map_err(anyhow::Error::msg)?;
+                // A cold start serves `/` only: no upstream.
+                let mut opts = StartOpts::new(SocketAddr::from(([127, 0, 0, 1], 9)));
+                opts.cpu = cpu;
+                opts.env = env;
+                let ms = (0..samples)
+                    .map(|_| cold::exec_to_first_200(&resolved, &opts))
+                    .collect::<Result<Vec<f64>>>()?;
+                Ok(Reply::Cold { ms })
             }
         }
     }

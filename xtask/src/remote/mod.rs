@@ -6,8 +6,9 @@
 //! folder) when the session's stdin closes: a finished run, a Ctrl-C or a
 //! dropped connection alike.
 //!
-//! Not wired into the suites yet: there is no `--server-host` flag until
-//! every suite goes through it and cold start is timed on the server.
+//! Cold starts are timed by the agent, on the host, so no network round
+//! trip is in them. Not wired into the suites yet: there is no
+//! `--server-host` flag until every suite goes through it.
 
 pub mod agent;
 pub mod protocol;

@@ -30,6 +30,15 @@ pub enum Request {
     Alive,
     /// Stop the gateway and its upstream.
     Stop,
+    /// Time `samples` cold starts of `variant` on this host, each from the
+    /// spawn to its first 200 (polled here, so no network is in them).
+    /// Stops whatever ran before.
+    Cold {
+        variant: String,
+        samples: usize,
+        cpu: Option<usize>,
+        env: Vec<(String, String)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +60,10 @@ pub enum Reply {
         alive: bool,
     },
     Stopped,
+    /// Milliseconds, one per sample.
+    Cold {
+        ms: Vec<f64>,
+    },
     Error {
         message: String,
     },

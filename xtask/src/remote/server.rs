@@ -182,6 +182,25 @@ impl Server {
         }
     }
 
+    /// `samples` cold starts of `variant` timed on the host, milliseconds.
+    pub fn cold(
+        &mut self,
+        variant: &str,
+        samples: usize,
+        cpu: Option<usize>,
+        env: &[(String, String)],
+    ) -> Result<Vec<f64>> {
+        match self.call(&Request::Cold {
+            variant: variant.to_owned(),
+            samples,
+            cpu,
+            env: env.to_vec(),
+        })? {
+            Reply::Cold { ms } => Ok(ms),
+            other => bail!("unexpected answer to cold: {other:?}"),
+        }
+    }
+
     /// Send one raw line (tests: what a malformed request gets).
     pub fn raw(&mut self, line: &str) -> Result<String> {
         let stdin = self.stdin.as_mut().context("the agent has ended")?;

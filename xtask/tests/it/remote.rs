@@ -84,6 +84,13 @@ fn a_variant_run_through_the_agent_answers_as_here_and_leaves_nothing() {
         assert!(gone(addr), "{name} still answers after stop");
     }
 
+    // Cold starts are timed on the host, each gateway killed after its 200.
+    let ms = agent.cold("native_local", 3, None, &[]).unwrap();
+    assert_eq!(ms.len(), 3);
+    assert!(ms.iter().all(|&m| m > 0.0 && m < 10_000.0), "{ms:?}");
+    let err = agent.cold("native_local", 0, None, &[]).unwrap_err();
+    assert!(format!("{err:#}").contains("cold samples"), "{err:#}");
+
     // What the agent cannot do is an answer, not its end.
     let answer = agent.raw("{not json").unwrap();
     assert!(answer.contains(r#""reply":"error""#), "{answer}");

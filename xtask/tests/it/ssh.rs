@@ -42,7 +42,10 @@ pub(crate) fn sshd() -> Option<Sshd> {
         eprintln!("skipping: /usr/sbin/sshd missing (apt-get install openssh-server)");
         return None;
     }
-    let dir = std::env::temp_dir().join(format!("wgb-sshd-{}", std::process::id()));
+    // One folder per server: tests in this binary start their own at once.
+    static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("wgb-sshd-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     keygen(&dir.join("host_key"));
