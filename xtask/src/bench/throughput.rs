@@ -372,10 +372,7 @@ fn leftover(load: &LoadResult) -> Duration {
     if load.in_flight_at_end == 0 {
         return Duration::ZERO;
     }
-    if load.rps <= 0.0 {
-        return Duration::MAX;
-    }
-    Duration::from_secs_f64(load.in_flight_at_end as f64 / load.rps)
+    Duration::try_from_secs_f64(load.in_flight_at_end as f64 / load.rps).unwrap_or(Duration::MAX)
 }
 
 /// What one cell measured.
