@@ -388,7 +388,6 @@ fn throughput(d: &mut Document, s: &Summary, plots: &Rendered) {
         t.row(row);
     }
     d.table(t);
-    keep_alive(d, s, &names, &loads);
 
     let mut errors = Vec::new();
     for v in &names {
@@ -433,10 +432,12 @@ fn throughput(d: &mut Document, s: &Summary, plots: &Rendered) {
             missing.join(", ")
         )));
     }
+    // After the close-mode charts, so they stay under their own heading.
+    keep_alive(d, s, plots, &names, &loads);
 }
 
 /// Keep-alive cells: persistent connections, no handshake per request.
-fn keep_alive(d: &mut Document, s: &Summary, names: &[String], loads: &[String]) {
+fn keep_alive(d: &mut Document, s: &Summary, plots: &Rendered, names: &[String], loads: &[String]) {
     let mut t = Table::numeric(&[
         "variant",
         "workload",
@@ -491,6 +492,7 @@ fn keep_alive(d: &mut Document, s: &Summary, names: &[String], loads: &[String])
          peak above.",
     ));
     d.table(t);
+    image(d, plots, "keep_alive");
 }
 
 fn resources(d: &mut Document, s: &Summary, plots: &Rendered) {

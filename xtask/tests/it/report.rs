@@ -1119,3 +1119,30 @@ fn h5_non_cli_variants_keep_90_percent_of_native_compute() {
     };
     assert_eq!(hypotheses::h5(&hello).verdict, Verdict::NotMeasured);
 }
+
+/// The committed reference run is what the committed report code makes of
+/// its raw data, byte for byte, the keep-alive chart under its heading
+/// included. (A change to the report code that changes it must re-render
+/// `results/reference`.)
+#[test]
+fn the_reference_run_rebuilds_byte_for_byte() {
+    let reference = xtask::project_root().join("results/reference");
+    let run = temp!("reference").join("run");
+    copy_tree(&reference, &run);
+    xtask::report::summarize(&run, true).unwrap();
+    let md = read(&run.join("report.md"));
+    let keep_alive = md.find("### Keep-alive").expect("a keep-alive section");
+    assert!(
+        md[keep_alive..].contains("](plots/keep_alive.svg)"),
+        "no keep-alive chart under its heading"
+    );
+    check_png(&run.join("plots/keep_alive.png"));
+    let (rebuilt, committed) = (tree(&run), tree(&reference));
+    let differ: Vec<&String> = rebuilt
+        .keys()
+        .chain(committed.keys())
+        .filter(|k| rebuilt.get(*k) != committed.get(*k))
+        .collect();
+    assert!(differ.is_empty(), "rebuilt differently: {differ:?}");
+    std::fs::remove_dir_all(run.parent().unwrap()).unwrap();
+}

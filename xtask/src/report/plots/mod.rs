@@ -8,6 +8,7 @@
 //! `variants::VARIANTS`) in every chart.
 
 mod cold_start;
+mod keep_alive;
 mod latency_vs_rate;
 mod resources;
 mod text;
@@ -114,6 +115,13 @@ pub fn render_all(data: &RunData, s: &Summary) -> Result<Rendered> {
             chart.as_ref().map(|c| c as &dyn Render),
         );
     }
+    let keep_alive = keep_alive::KeepAlive::new(s);
+    draw(
+        "keep_alive".to_owned(),
+        "Keep-alive against one request per connection, requests/s per variant and workload"
+            .to_owned(),
+        keep_alive.as_ref().map(|c| c as &dyn Render),
+    );
     let cold = cold_start::ColdStart::new(data);
     draw(
         "cold_start".to_owned(),

@@ -17,15 +17,15 @@ use crate::rundata::Client;
 
 /// One bar: its left and right edge (in group units) and its layers, from the
 /// tallest (drawn first) to the shortest.
-struct Bar {
-    x0: f64,
-    x1: f64,
-    layers: Vec<(f64, ShapeStyle)>,
-    outline: Option<RGBColor>,
+pub(super) struct Bar {
+    pub(super) x0: f64,
+    pub(super) x1: f64,
+    pub(super) layers: Vec<(f64, ShapeStyle)>,
+    pub(super) outline: Option<RGBColor>,
 }
 
 /// Draw grouped bars on a log y axis with the group names under the x axis.
-fn draw_bars<DB: DrawingBackend>(
+pub(super) fn draw_bars<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     groups: &[String],
     y: &Axis,
@@ -78,7 +78,13 @@ where
 
 /// Slot `slot` of `slots` in group `g`, split into `parts` side-by-side bars:
 /// the left and right edges of part `part`.
-fn slot_edges(g: usize, slot: usize, slots: usize, part: usize, parts: usize) -> (f64, f64) {
+pub(super) fn slot_edges(
+    g: usize,
+    slot: usize,
+    slots: usize,
+    part: usize,
+    parts: usize,
+) -> (f64, f64) {
     let inner = 0.84;
     let w = inner / slots as f64;
     let left = g as f64 + (1.0 - inner) / 2.0 + slot as f64 * w;
