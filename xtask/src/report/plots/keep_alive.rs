@@ -8,7 +8,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::warm_latency::{draw_bars, slot_edges, Bar};
+use super::warm_latency::{draw_bars, solid_and_outlined};
 use super::{frame, legend, log_axis, ordered_variants, ordered_workloads, Chart, Entry, Mark};
 use crate::report::figures;
 use crate::report::summary::Summary;
@@ -87,23 +87,12 @@ impl Chart for KeepAlive {
                 else {
                     continue;
                 };
-                let c = super::color(variant);
-                let (x0, x1) = slot_edges(g, slot, n, 0, 2);
-                bars.push(Bar {
-                    x0,
-                    x1,
-                    layers: vec![(p.keep_alive, c.filled())],
-                    outline: None,
-                });
-                if let Some(close) = p.close {
-                    let (x0, x1) = slot_edges(g, slot, n, 1, 2);
-                    bars.push(Bar {
-                        x0,
-                        x1,
-                        layers: vec![(close, c.mix(0.15).filled())],
-                        outline: Some(c),
-                    });
-                }
+                bars.extend(solid_and_outlined(
+                    (g, slot, n),
+                    super::color(variant),
+                    p.keep_alive,
+                    p.close,
+                ));
             }
         }
         draw_bars(&area, &self.workloads, &y, "requests/s (log scale)", &bars)?;

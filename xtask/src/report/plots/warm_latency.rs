@@ -18,10 +18,10 @@ use crate::rundata::Client;
 /// One bar: its left and right edge (in group units) and its layers, from the
 /// tallest (drawn first) to the shortest.
 pub(super) struct Bar {
-    pub(super) x0: f64,
-    pub(super) x1: f64,
-    pub(super) layers: Vec<(f64, ShapeStyle)>,
-    pub(super) outline: Option<RGBColor>,
+    x0: f64,
+    x1: f64,
+    layers: Vec<(f64, ShapeStyle)>,
+    outline: Option<RGBColor>,
 }
 
 /// Draw grouped bars on a log y axis with the group names under the x axis.
@@ -92,6 +92,35 @@ pub(super) fn slot_edges(
     let pw = (w - gap) / parts as f64;
     let x0 = left + gap / 2.0 + part as f64 * pw;
     (x0, x0 + pw)
+}
+
+/// Two figures of one variant in one group, side by side: a solid bar and
+/// an outlined one (when there is a second figure). `at` is (group, slot,
+/// slots).
+pub(super) fn solid_and_outlined(
+    at: (usize, usize, usize),
+    color: RGBColor,
+    solid: f64,
+    outlined: Option<f64>,
+) -> Vec<Bar> {
+    let (g, slot, slots) = at;
+    let (x0, x1) = slot_edges(g, slot, slots, 0, 2);
+    let mut bars = vec![Bar {
+        x0,
+        x1,
+        layers: vec![(solid, color.filled())],
+        outline: None,
+    }];
+    if let Some(value) = outlined {
+        let (x0, x1) = slot_edges(g, slot, slots, 1, 2);
+        bars.push(Bar {
+            x0,
+            x1,
+            layers: vec![(value, color.mix(0.15).filled())],
+            outline: Some(color),
+        });
+    }
+    bars
 }
 
 pub(crate) struct WarmLatency {
@@ -222,22 +251,12 @@ impl Chart for PersistentVsCurl {
                 else {
                     continue;
                 };
-                let c = super::color(variant);
-                let n = self.variants.len();
-                let (x0, x1) = slot_edges(g, slot, n, 0, 2);
-                bars.push(Bar {
-                    x0,
-                    x1,
-                    layers: vec![(p.2 as f64, c.filled())],
-                    outline: None,
-                });
-                let (x0, x1) = slot_edges(g, slot, n, 1, 2);
-                bars.push(Bar {
-                    x0,
-                    x1,
-                    layers: vec![(p.3 as f64, c.mix(0.15).filled())],
-                    outline: Some(c),
-                });
+                bars.extend(solid_and_outlined(
+                    (g, slot, self.variants.len()),
+                    super::color(variant),
+                    p.2 as f64,
+                    Some(p.3 as f64),
+                ));
             }
         }
         draw_bars(
