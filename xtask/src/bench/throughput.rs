@@ -219,11 +219,12 @@ fn run_variant(
                     s.record(c)?;
                     if leftover > RESTART_OVER {
                         // The next cell starts and primes it afresh.
-                        s.progress.note(&format!(
-                            "restarting {}: it left {:.1} s of queued requests",
-                            variant.name,
-                            leftover.as_secs_f64().min(1e6)
-                        ));
+                        let left = match leftover {
+                            Duration::MAX => "requests it never answered".to_owned(),
+                            d => format!("{:.1} s of queued requests", d.as_secs_f64()),
+                        };
+                        s.progress
+                            .note(&format!("restarting {}: it left {left}", variant.name));
                         running.take().expect("started above").stop();
                     } else {
                         drain(running.as_ref().expect("started above"));
