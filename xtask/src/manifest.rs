@@ -26,8 +26,30 @@ pub struct Manifest {
     pub versions: Versions,
     pub machine: Machine,
     pub pinning: Pinning,
+    /// `--server-host`: the host the gateways ran on (`machine` is then the
+    /// load generator's). Absent when everything ran on this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerHost>,
     pub variants: Vec<VariantStatus>,
     pub cells: Vec<Cell>,
+}
+
+/// The server host of a remote run, and the path to it.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct ServerHost {
+    /// As given to `--server-host` (handed to ssh as it is).
+    pub target: String,
+    /// The address the gateways listened on, as this machine reaches it.
+    pub address: String,
+    pub machine: Machine,
+    pub kernel: String,
+    /// `loopback` (the host is this machine's 127.0.0.0/8) or `network`.
+    pub path: String,
+    /// Median of 5 TCP connects to the host's ssh port at the run's start.
+    pub round_trip_us: f64,
+    /// Docker images sent to the host for the run (removed afterwards).
+    #[serde(default)]
+    pub images_sent: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -61,7 +83,7 @@ pub struct Versions {
     pub curl: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 pub struct Machine {
     pub cpu_model: String,
     pub cpus: usize,

@@ -61,7 +61,12 @@ pub fn release_bin(name: &str) -> PathBuf {
 /// The static (`+crt-static`) builds that go into the `FROM scratch` images.
 pub const STATIC_TARGET: &str = "x86_64-unknown-linux-gnu";
 
+/// A static build; `WGB_STATIC_DIR` holds copies of them (a remote agent's
+/// folder), so a host can check its images against the client's build.
 pub fn static_bin(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("WGB_STATIC_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join(name);
+    }
     target_dir().join(STATIC_TARGET).join("release").join(name)
 }
 

@@ -8,7 +8,7 @@
 //! (tests/it/ssh.rs); `remote` drives an agent through it.
 
 use std::io::Write;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -187,10 +187,9 @@ impl Host {
         ))
     }
 
-    /// The network round trip to the host: the median time of a TCP
-    /// connect to its ssh port (one SYN/SYN-ACK), as `ssh -G` resolves the
-    /// target, so the figure is the path, not ssh's handshake.
-    pub fn round_trip(&self, tries: usize) -> Result<Duration> {
+    /// The host's ssh address as `ssh -G` resolves the target (its
+    /// `HostName` and `Port`, aliases of the configuration included).
+    pub fn endpoint(&self) -> Result<SocketAddr> {
         let mut cmd = Command::new("ssh");
         if let Some(cfg) = &self.config {
             cmd.arg("-F").arg(cfg);
@@ -204,10 +203,18 @@ impl Host {
         };
         let host = field("hostname").context("ssh -G: no hostname")?;
         let port: u16 = field("port").context("ssh -G: no port")?.parse()?;
-        let addr = (host.as_str(), port)
-            .to_socket_addrs()?
+        (host.as_str(), port)
+            .to_socket_addrs()
+            .with_context(|| format!("resolving {host}"))?
             .next()
-            .context("resolving the host")?;
+            .with_context(|| format!("{host} has no address"))
+    }
+
+    /// The network round trip to the host: the median time of a TCP
+    /// connect to its ssh port (one SYN/SYN-ACK), so the figure is the
+    /// path, not ssh's handshake.
+    pub fn round_trip(&self, tries: usize) -> Result<Duration> {
+        let addr = self.endpoint()?;
         let mut times = Vec::new();
         for _ in 0..tries.max(1) {
             let t = Instant::now();

@@ -57,11 +57,16 @@ fn harness(s: &mut Session) -> Result<()> {
                 raw: Some(raw.display().to_string()),
             };
             let mut outcome = String::new();
-            let resolved = variant.resolve().map_err(anyhow::Error::msg);
+            // On a server host the agent resolves it there.
+            let resolved = s
+                .server_host()
+                .is_none()
+                .then(|| variant.resolve().map_err(anyhow::Error::msg));
             for i in 0..samples {
                 let one = match &resolved {
-                    Ok(resolved) => sample(s, resolved),
-                    Err(e) => Err(anyhow::anyhow!("{e:#}")),
+                    None => s.remote_cold(variant),
+                    Some(Ok(resolved)) => sample(s, resolved),
+                    Some(Err(e)) => Err(anyhow::anyhow!("{e:#}")),
                 };
                 match one {
                     Ok(ms) => rows.push(ColdSample {
@@ -137,6 +142,28 @@ pub fn exec_to_first_200(resolved: &Resolved, opts: &StartOpts) -> Result<f64> {
 /// The study's method: hyperfine runs a shell that starts the gateway, polls
 /// `/health` with curl every 10 ms, fires one `curl /`, then kills it.
 fn hyperfine(s: &mut Session) -> Result<()> {
+    if let Some(host) = s.server_host() {
+        let reason = format!(
+            "--method hyperfine runs its shell loop on this machine, so with --server-host \
+             {host} it is not run (the harness method times the server host's cold starts there)"
+        );
+        s.progress
+            .note(&format!("cold (hyperfine): skipped: {reason}"));
+        for variant in s.variants.clone() {
+            s.record(Cell {
+                suite: Suite::Cold,
+                variant: variant.name.to_owned(),
+                workload: Some("hello".to_owned()),
+                detail: "hyperfine".to_owned(),
+                level: None,
+                repeat: None,
+                status: CellStatus::Skipped,
+                error: Some(reason.clone()),
+                raw: None,
+            })?;
+        }
+        return Ok(());
+    }
     let Ok(found) = crate::tools::simple("hyperfine", &["--version"]) else {
         s.progress.note(
             "cold --method hyperfine: skipped: hyperfine not found (apt-get install hyperfine)",

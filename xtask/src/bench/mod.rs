@@ -5,6 +5,7 @@
 
 pub mod ab;
 pub(crate) mod cold;
+mod gateway;
 mod headroom;
 pub mod instructions;
 pub mod micro;
@@ -14,6 +15,7 @@ pub mod soak;
 mod throughput;
 mod warm;
 
+pub use gateway::{Gateway, GatewaySampler};
 pub use profile::Profile;
 pub use session::Session;
 
@@ -121,10 +123,44 @@ pub struct BenchArgs {
     /// seconds), so a run never measures an old binary or image.
     #[arg(long, env = "WGB_NO_BUILD", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_build: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Extra environment for the gateways, KEY=VALUE, repeatable (e.g. the
     /// calibration knob GATEWAY_CALIBRATION_DELAY_US=200; never in a real run).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
+}
+
+/// Where the gateways run: here, or on a server host over ssh.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServerArgs {
+    /// Run the gateways on this host, over ssh (`HOST`, `USER@HOST` or an
+    /// alias of the ssh configuration, handed to ssh as it is); the load
+    /// generator and the clients stay here, cold starts are timed there.
+    #[arg(long, value_name = "HOST")]
+    pub server_host: Option<String>,
+    /// The ssh configuration file for --server-host (`ssh -F`), instead of
+    /// `~/.ssh/config`.
+    #[arg(long, env = "WGB_SSH_CONFIG", value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    /// `--server-host` as a host, if given.
+    pub fn host(&self) -> Option<crate::ssh::Host> {
+        self.server_host.as_deref().map(|target| crate::ssh::Host {
+            target: target.to_owned(),
+            config: self.ssh_config.clone(),
+        })
+    }
+
+    /// For a command that measures this machine only.
+    pub fn refuse(&self, command: &str, why: &str) -> Result<()> {
+        match &self.server_host {
+            Some(host) => anyhow::bail!("{command} does not take --server-host {host}: {why}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// `KEY=VALUE` of `--env`.
@@ -148,10 +184,18 @@ pub fn run(cmd: &BenchCmd) -> Result<ExitCode> {
         BenchCmd::Throughput(a) => (&[Suite::Throughput], a),
         BenchCmd::All(a) => (&[Suite::Cold, Suite::Warm, Suite::Throughput], a),
         BenchCmd::Headroom(a) => {
+            a.server.refuse(
+                "bench headroom",
+                "it compares the load generator with wrk on this machine",
+            )?;
             build_first(a)?;
             return headroom::run(a).map(|()| ExitCode::SUCCESS);
         }
         BenchCmd::Instructions(a) => {
+            a.bench.server.refuse(
+                "bench instructions",
+                "callgrind counts the gateway's instructions on this machine",
+            )?;
             build_first(&a.bench)?;
             return instructions::run(a).map(|()| ExitCode::SUCCESS);
         }

@@ -1,17 +1,21 @@
 //! One benchmark run: its folder and manifest, the variants that can run
 //! (and the skipped ones with their reasons), the profile after overrides,
-//! CPU pinning, the shared upstream, and progress. Suites ask it for start
-//! options and hand it each finished cell.
+//! CPU pinning, the shared upstream, and progress. Suites ask it to start
+//! variants (here, or on the `--server-host` through its agent) and hand it
+//! each finished cell.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
+use super::gateway::{lock, Gateway, SharedServer};
 use super::{BenchArgs, Profile};
-use crate::manifest::{self, Cell, Manifest, Pinning, VariantStatus};
+use crate::manifest::{self, Cell, Manifest, Pinning, ServerHost, VariantStatus};
 use crate::progress::Progress;
+use crate::remote::{self, RemoteStart};
 use crate::results::{self, RunDir};
 use crate::rundata::{CellStatus, Client, Method, RunStatus, Suite, VariantState};
 use crate::upstream::Upstream;
@@ -34,6 +38,8 @@ pub struct Session {
     /// `--env`: extra environment for every started gateway.
     pub env: Vec<(String, String)>,
     upstream: Option<Upstream>,
+    /// `--server-host`: the agent there and how it starts each variant.
+    server: Option<(SharedServer, RemoteStart)>,
 }
 
 impl Session {
@@ -99,6 +105,14 @@ impl Session {
             crate::affinity::pin_thread(cpu).context("pinning the harness to its CPU")?;
         }
 
+        // The server host first: a host that cannot be reached leaves no
+        // run folder behind.
+        let needs_upstream =
+            workloads.iter().any(|w| w.name == "proxy") && suites.iter().any(|s| *s != Suite::Cold);
+        let remote = match args.server.host() {
+            None => None,
+            Some(host) => Some(connect(&host, &selected, pin, needs_upstream, &args.env)?),
+        };
         let run = RunDir::create(args.out.as_deref())?;
         crate::stale::hold_run_lock(&run.root)?;
         let mut manifest = Manifest {
@@ -116,7 +130,13 @@ impl Session {
                 gateway_cpu,
                 load_cpu,
                 upstream_cpu: load_cpu,
-                note: if pin {
+                note: if let Some((_, record)) = &remote {
+                    match (pin, record.machine.cpus >= 2) {
+                        (true, true) => "gateway on the server host's CPU 0, its upstream, sampler and cold-start polling on its CPU 1; load generator and clients here on CPU 1".to_owned(),
+                        (true, false) => "gateway not pinned (the server host has 1 CPU); load generator and clients here on CPU 1".to_owned(),
+                        (false, _) => "--no-pin".to_owned(),
+                    }
+                } else if pin {
                     "gateway (process or container --cpuset-cpus) on CPU 0; load generator, sampler, clients and upstream on CPU 1".to_owned()
                 } else if args.no_pin {
                     "--no-pin".to_owned()
@@ -124,6 +144,7 @@ impl Session {
                     "fewer than 2 CPUs: not pinned".to_owned()
                 },
             },
+            server: remote.as_ref().map(|(_, record)| record.clone()),
             ..Manifest::default()
         };
         results::write_atomic(
@@ -135,7 +156,15 @@ impl Session {
         let progress = Progress::new(progress_plan);
         let mut runnable = Vec::new();
         for variant in selected {
-            match variant.availability() {
+            let availability = match &remote {
+                None => variant.availability(),
+                Some(((server, _), record)) => match lock(server).availability(variant.name) {
+                    Ok(None) => Ok(()),
+                    Ok(Some(reason)) => Err(format!("on {}: {reason}", record.target)),
+                    Err(e) => Err(format!("{e:#}")),
+                },
+            };
+            match availability {
                 Ok(()) => {
                     runnable.push(variant);
                     manifest.variants.push(VariantStatus {
@@ -156,10 +185,11 @@ impl Session {
         }
         manifest.write(&run.root)?;
 
-        let needs_upstream = runnable.iter().any(|v| v.needs_host_upstream())
-            && workloads.iter().any(|w| w.name == "proxy")
-            && suites.iter().any(|s| *s != Suite::Cold);
-        let upstream = if needs_upstream {
+        // Remotely the agent starts the upstream beside the gateway.
+        let upstream = if needs_upstream
+            && remote.is_none()
+            && runnable.iter().any(|v| v.needs_host_upstream())
+        {
             Some(Upstream::start(
                 "127.0.0.1:0".parse().expect("a literal address"),
                 load_cpu,
@@ -183,7 +213,35 @@ impl Session {
             progress,
             env: args.env.clone(),
             upstream,
+            server: remote.map(|(server, _)| server),
         })
+    }
+
+    /// Start a variant: here, or on the server host.
+    pub fn start(&self, variant: &'static Variant) -> Result<Gateway> {
+        match &self.server {
+            None => variant.start(&self.start_opts(variant)).map(Gateway::Local),
+            Some((server, start)) => {
+                let (addr, sampled) = lock(server).start_variant(variant.name, start)?;
+                Ok(Gateway::Remote {
+                    server: server.clone(),
+                    addr,
+                    sampled,
+                })
+            }
+        }
+    }
+
+    /// The server host, when the gateways run on one.
+    pub fn server_host(&self) -> Option<&str> {
+        self.manifest.server.as_ref().map(|s| s.target.as_str())
+    }
+
+    /// One cold start of `variant` timed on the server host, milliseconds.
+    pub fn remote_cold(&self, variant: &Variant) -> Result<f64> {
+        let (server, start) = self.server.as_ref().context("no --server-host")?;
+        let ms = lock(server).cold(variant.name, 1, start.cpu, &self.env)?;
+        ms.first().copied().context("the agent timed no cold start")
     }
 
     /// Options to start a variant: gateway pinned, its stderr in the run's
@@ -239,6 +297,9 @@ impl Session {
     pub fn finish(mut self, outcome: &Result<()>) -> Result<PathBuf> {
         self.progress.finish();
         self.upstream.take();
+        if let Some((server, _)) = self.server.take() {
+            self.finish_remote(&server);
+        }
         docker::sweep_own();
         self.manifest.status = if signals::interrupted() {
             RunStatus::Interrupted.name().to_owned()
@@ -254,6 +315,84 @@ impl Session {
         }
         Ok(self.run.root)
     }
+}
+
+impl Session {
+    /// Bring the server host's logs into `meta/` as a local run writes them,
+    /// remove the images sent there, and end the agent (dropping the last
+    /// handle closes its stdin: it stops everything and removes its folder).
+    fn finish_remote(&mut self, server: &SharedServer) {
+        let mut agent = lock(server);
+        let _ = agent.stop_variant();
+        match agent.logs() {
+            Ok(files) => {
+                for (name, text) in files {
+                    let to = self.run.path(&format!("meta/{name}"));
+                    if let Err(e) = results::write_atomic(&to, text.as_bytes()) {
+                        self.progress.note(&format!("server log {name}: {e:#}"));
+                    }
+                }
+            }
+            Err(e) => self.progress.note(&format!("the server's logs: {e:#}")),
+        }
+        if let Some(record) = &self.manifest.server {
+            if let Err(e) = remote::images::remove(agent.host(), &record.images_sent) {
+                self.progress
+                    .note(&format!("removing the images sent: {e:#}"));
+            }
+        }
+    }
+}
+
+/// Connect to the `--server-host`: its facts and the path to it for the
+/// manifest, the Docker images it lacks sent if a Docker variant is
+/// selected, and the agent started with this build's binaries.
+fn connect(
+    host: &crate::ssh::Host,
+    selected: &[&'static Variant],
+    pin: bool,
+    upstream: bool,
+    env: &[(String, String)],
+) -> Result<((SharedServer, RemoteStart), ServerHost)> {
+    let endpoint = host
+        .endpoint()
+        .with_context(|| format!("--server-host {}: resolving it with ssh -G", host.target))?;
+    let (machine, kernel) = host
+        .machine()
+        .with_context(|| format!("--server-host {}: reaching it over ssh", host.target))?;
+    let round_trip = host.round_trip(5)?;
+    let images_sent = if selected.iter().any(|v| v.is_container()) {
+        remote::images::send(host, &remote::images::needed())?
+    } else {
+        Vec::new()
+    };
+    let exe = std::env::current_exe().context("this binary's path")?;
+    let mut server = remote::Server::connect(host, &exe, &remote::payload())?;
+    let two = pin && machine.cpus >= 2;
+    if two {
+        server.pin(1)?;
+    }
+    let start = RemoteStart {
+        listen_ip: endpoint.ip(),
+        cpu: two.then_some(0),
+        upstream_cpu: two.then_some(1),
+        env: env.to_vec(),
+        upstream,
+    };
+    let record = ServerHost {
+        target: host.target.clone(),
+        address: endpoint.ip().to_string(),
+        machine,
+        kernel,
+        path: if endpoint.ip().is_loopback() {
+            "loopback".to_owned()
+        } else {
+            "network".to_owned()
+        },
+        round_trip_us: round_trip.as_secs_f64() * 1e6,
+        images_sent,
+    };
+    Ok(((Arc::new(Mutex::new(server)), start), record))
 }
 
 pub fn now() -> String {

@@ -21,13 +21,14 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use super::Gateway;
 use super::Session;
 use crate::load::{self, Edge, LoadResult, LoadSpec, Mode};
 use crate::manifest::Cell;
 use crate::raw::ThroughputRaw;
 use crate::rundata::{CellStatus, Level, Suite, ThroughputKey};
-use crate::sample::{Sample, Sampler};
-use crate::variants::{Running, Variant};
+use crate::sample::Sample;
+use crate::variants::Variant;
 use crate::workloads::Workload;
 use crate::{probe, results, signals};
 
@@ -112,7 +113,7 @@ fn run_variant(
     repeat: usize,
     points: &[Point],
 ) -> Result<()> {
-    let mut running: Option<Running> = None;
+    let mut running: Option<Gateway> = None;
     for workload in s.workloads.clone() {
         // One request's service time, once per workload: a cell whose queue
         // could not turn over within the warm-up cap is skipped, not run.
@@ -306,8 +307,8 @@ fn cell(
 }
 
 /// The median of 3 sequential requests, or why the workload fails.
-fn service_time(running: &Running, workload: &Workload) -> Result<Duration, String> {
-    match load::sequential(running.addr, workload.path, 0, 3) {
+fn service_time(running: &Gateway, workload: &Workload) -> Result<Duration, String> {
+    match load::sequential(running.addr(), workload.path, 0, 3) {
         Ok(seq) => {
             let ns: Vec<f64> = seq.samples_ns.iter().map(|&n| n as f64).collect();
             Ok(Duration::from_nanos(crate::stats::median(&ns) as u64))
@@ -344,10 +345,10 @@ fn pre_check(
 }
 
 /// Start the variant and prime it: a short run at 8 connections on `/`.
-fn start_primed(s: &Session, variant: &'static Variant) -> Result<Running> {
-    let running = variant.start(&s.start_opts(variant))?;
+fn start_primed(s: &Session, variant: &'static Variant) -> Result<Gateway> {
+    let running = s.start(variant)?;
     if !s.profile.primer.is_zero() {
-        let mut spec = LoadSpec::new(running.addr);
+        let mut spec = LoadSpec::new(running.addr());
         spec.connections = 8;
         spec.duration = s.profile.primer;
         spec.timeout = REQUEST_TIMEOUT;
@@ -363,8 +364,8 @@ fn start_primed(s: &Session, variant: &'static Variant) -> Result<Running> {
 /// needs seconds for that, which without this barrier would be charged to
 /// the next cell (seen: 0 rps in a 2 s cell). The accept queue is FIFO, so
 /// one `/health` sent now is answered only after all of them.
-fn drain(running: &Running) {
-    let _ = probe::get(running.addr, "/health", DRAIN_TIMEOUT);
+fn drain(running: &Gateway) {
+    let _ = probe::get(running.addr(), "/health", DRAIN_TIMEOUT);
 }
 
 /// How long the gateway would take to answer what a finished run left
@@ -384,8 +385,8 @@ struct Measured {
     sampled: String,
 }
 
-fn measure(s: &Session, running: &Running, workload: &Workload, point: Point) -> Result<Measured> {
-    let mut spec = LoadSpec::new(running.addr);
+fn measure(s: &Session, running: &Gateway, workload: &Workload, point: Point) -> Result<Measured> {
+    let mut spec = LoadSpec::new(running.addr());
     spec.path = workload.path.to_owned();
     spec.duration = s.profile.duration;
     spec.warmup = s.profile.warmup;
@@ -405,8 +406,7 @@ fn measure(s: &Session, running: &Running, workload: &Workload, point: Point) ->
             spec.mode = Mode::Open { rate };
         }
     }
-    let (target, sampled) = crate::sample::target_of(running)?;
-    let sampler = Sampler::start(target, SAMPLE_EVERY);
+    let (sampler, sampled) = running.sampler(SAMPLE_EVERY)?;
     let mut window = Vec::new();
     let result = load::run_observed(&spec, &signals::interrupted, &mut |edge| {
         if let Some(reading) = sampler.reading() {
@@ -416,7 +416,7 @@ fn measure(s: &Session, running: &Running, workload: &Workload, point: Point) ->
             window.clear(); // a missed edge: fall back to the periodic samples
         }
     });
-    let samples = sampler.finish();
+    let samples = sampler.finish()?;
     Ok(Measured {
         load: result?,
         samples,

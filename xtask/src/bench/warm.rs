@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use super::Gateway;
 use super::Session;
 use crate::manifest::Cell;
 use crate::raw::WarmSample;
 use crate::rundata::{CellStatus, Client, Suite, WarmKey};
-use crate::variants::{Running, Variant};
+use crate::variants::Variant;
 use crate::workloads::Workload;
 use crate::{load, results, signals, stats, tools};
 
@@ -48,7 +49,7 @@ fn run_variant(
     series: &mut BTreeMap<WarmKey, Vec<WarmSample>>,
 ) -> Result<()> {
     {
-        let running = match variant.start(&s.start_opts(variant)) {
+        let running = match s.start(variant) {
             Ok(r) => r,
             Err(e) => {
                 for workload in s.workloads.clone() {
@@ -162,8 +163,8 @@ const BUDGET: Duration = Duration::from_secs(60);
 
 /// Why a series would take over [`BUDGET`], from one probe request; `None`
 /// to measure it (a failing probe is measured, so the failure is recorded).
-fn too_slow(s: &Session, running: &Running, workload: &Workload) -> Option<String> {
-    let seq = load::sequential(running.addr, workload.path, 0, 1).ok()?;
+fn too_slow(s: &Session, running: &Gateway, workload: &Workload) -> Option<String> {
+    let seq = load::sequential(running.addr(), workload.path, 0, 1).ok()?;
     let one = Duration::from_nanos(*seq.samples_ns.first()?);
     let n = (s.profile.warm_warmup + s.profile.warm_requests) as u32;
     (one * n > BUDGET).then(|| {
@@ -178,18 +179,18 @@ fn too_slow(s: &Session, running: &Running, workload: &Workload) -> Option<Strin
 /// Latencies in µs of the measured requests.
 fn measure(
     s: &Session,
-    running: &Running,
+    running: &Gateway,
     workload: &Workload,
     curl: Option<&std::path::Path>,
 ) -> Result<Vec<f64>> {
     let (warmup, count) = (s.profile.warm_warmup, s.profile.warm_requests);
     match curl {
         None => {
-            let seq = load::sequential(running.addr, workload.path, warmup, count)?;
+            let seq = load::sequential(running.addr(), workload.path, warmup, count)?;
             Ok(seq.samples_ns.iter().map(|&ns| ns as f64 / 1e3).collect())
         }
         Some(curl) => {
-            let url = format!("http://{}{}", running.addr, workload.path);
+            let url = format!("http://{}{}", running.addr(), workload.path);
             let mut out = Vec::with_capacity(count);
             for i in 0..warmup + count {
                 if signals::interrupted() {

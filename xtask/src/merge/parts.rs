@@ -102,6 +102,13 @@ pub fn differences(parts: &[(String, Manifest)]) -> Vec<String> {
         serde_json::to_string(&m.profile).unwrap_or_default()
     });
     check("pinning", &|m| m.pinning.enabled.to_string());
+    check("server host", &|m| match &m.server {
+        None => "the load generator's machine".to_owned(),
+        Some(s) => format!(
+            "{} ({}, {} CPUs)",
+            s.target, s.machine.cpu_model, s.machine.cpus
+        ),
+    });
     let v =
         |f: fn(&crate::manifest::Versions) -> &String| move |m: &Manifest| f(&m.versions).clone();
     check("kernel", &v(|v| &v.kernel));

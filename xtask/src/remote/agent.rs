@@ -56,21 +56,31 @@ impl Agent {
 
     fn handle(&mut self, request: Request) -> Result<Reply> {
         match request {
+            Request::Pin { cpu } => {
+                // Threads started later (the sampler) inherit it.
+                crate::affinity::pin_thread(cpu).context("pinning the agent")?;
+                Ok(Reply::Pinned)
+            }
+            Request::Availability { variant } => Ok(Reply::Availability {
+                reason: variants::find(&variant)?.availability().err(),
+            }),
             Request::Start {
                 variant,
                 listen_ip,
                 cpu,
                 upstream_cpu,
                 env,
+                upstream,
             } => {
                 self.stop();
                 let variant = variants::find(&variant)?;
                 if let Err(reason) = variant.availability() {
                     bail!("{} cannot run on this host: {reason}", variant.name);
                 }
-                if variant.needs_host_upstream() {
+                if upstream && variant.needs_host_upstream() {
                     let any = SocketAddr::from(([127, 0, 0, 1], 0));
-                    self.upstream = Some(Upstream::start(any, upstream_cpu, None)?);
+                    let log = self.log("upstream");
+                    self.upstream = Some(Upstream::start(any, upstream_cpu, log.as_deref())?);
                 }
                 let upstream = self
                     .upstream
@@ -81,10 +91,7 @@ impl Agent {
                 opts.cpu = cpu;
                 opts.upstream_cpu = upstream_cpu;
                 opts.env = env;
-                opts.log = self
-                    .logs
-                    .as_ref()
-                    .map(|dir| dir.join(format!("{}.log", variant.name)));
+                opts.log = self.log(variant.name);
                 let running = variant.start(&opts)?;
                 let (target, sampled) = sample::target_of(&running)?;
                 let addr = running.addr;
@@ -137,12 +144,32 @@ impl Agent {
                 let mut opts = StartOpts::new(SocketAddr::from(([127, 0, 0, 1], 9)));
                 opts.cpu = cpu;
                 opts.env = env;
+                opts.log = self.log(&variant);
                 let ms = (0..samples)
                     .map(|_| cold::exec_to_first_200(&resolved, &opts))
                     .collect::<Result<Vec<f64>>>()?;
                 Ok(Reply::Cold { ms })
             }
+            Request::Logs => {
+                let dir = self.logs.as_ref().context("this agent keeps no logs")?;
+                let mut files = Vec::new();
+                for path in crate::files::list(dir, ".log") {
+                    let name = path.file_name().unwrap_or_default();
+                    let text = std::fs::read(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let text = String::from_utf8_lossy(&text).into_owned();
+                    files.push((name.to_string_lossy().into_owned(), text));
+                }
+                Ok(Reply::Logs { files })
+            }
         }
+    }
+
+    /// Where `name`'s stderr goes: `<name>.log` in the agent's folder.
+    fn log(&self, name: &str) -> Option<PathBuf> {
+        self.logs
+            .as_ref()
+            .map(|dir| dir.join(format!("{name}.log")))
     }
 }
 

@@ -7,11 +7,12 @@
 //! dropped connection alike.
 //!
 //! Cold starts are timed by the agent, on the host, so no network round
-//! trip is in them. Not wired into the suites yet: there is no
-//! `--server-host` flag until every suite goes through it.
+//! trip is in them. The suites reach it through `bench::Gateway` and the
+//! session (`--server-host`).
 
 pub mod agent;
+pub mod images;
 pub mod protocol;
 pub mod server;
 
-pub use server::{payload, Server};
+pub use server::{payload, RemoteStart, Server};

@@ -10,15 +10,23 @@ use crate::sample::Sample;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    /// Start a variant (and the upstream it needs) listening on `listen_ip`,
-    /// the server's address as the client reaches it. Whatever ran before
-    /// is stopped first.
+    /// Keep the agent (its cold-start polling, its sampler) on `cpu`, off
+    /// the gateway's, as a local run keeps the harness.
+    Pin { cpu: usize },
+    /// Can `variant` run on this host? (Its binaries, runtime, images.)
+    Availability { variant: String },
+    /// Start a variant listening on `listen_ip`, the server's address as
+    /// the client reaches it, and the host upstream when `upstream` is set
+    /// and the variant uses it (as a local run starts it: for `proxy`).
+    /// Whatever ran before is stopped first.
     Start {
         variant: String,
         listen_ip: IpAddr,
         cpu: Option<usize>,
         upstream_cpu: Option<usize>,
         env: Vec<(String, String)>,
+        #[serde(default)]
+        upstream: bool,
     },
     /// Start sampling the running gateway every `interval_ms`.
     SampleStart { interval_ms: u64 },
@@ -39,11 +47,19 @@ pub enum Request {
         cpu: Option<usize>,
         env: Vec<(String, String)>,
     },
+    /// The logs the gateways and the upstream wrote (`<name>.log`), so the
+    /// run folder holds them as a local run's does.
+    Logs,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Reply {
+    Pinned,
+    /// `None` when it can run; else why not.
+    Availability {
+        reason: Option<String>,
+    },
     /// The gateway answers on `addr`; `sampled` says what the sampler reads.
     Started {
         addr: SocketAddr,
@@ -64,6 +80,10 @@ pub enum Reply {
     Cold {
         ms: Vec<f64>,
     },
+    /// (file name, contents) of each log.
+    Logs {
+        files: Vec<(String, String)>,
+    },
     Error {
         message: String,
     },
@@ -81,6 +101,7 @@ mod tests {
             cpu: Some(0),
             upstream_cpu: None,
             env: vec![("GATEWAY_TIMEOUT_MS".to_owned(), "1000".to_owned())],
+            upstream: true,
         };
         let line = serde_json::to_string(&start).unwrap();
         assert!(!line.contains('\n'));

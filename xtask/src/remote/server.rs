@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
@@ -18,24 +19,48 @@ use crate::{paths, tools};
 /// How long the agent has to stop its gateways and remove its folder.
 const EXIT_GRACE: Duration = Duration::from_secs(15);
 
-/// The files a host needs to run every variant this machine has built: the
-/// release binaries and the modules (`.wasm`, `.cwasm`), as a
-/// `WGB_BIN_DIR` holds them, and the wasmtime CLI. Docker images are not
-/// among them (a Docker variant runs on a host that has built its images).
-pub fn payload() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = ["gateway-native", "gateway-host", "upstream-echo"]
-        .iter()
-        .map(|bin| paths::release_bin(bin))
-        .collect();
+/// The files a host needs to run every variant this machine has built, each
+/// with its place in the agent's folder: the release binaries and the
+/// modules (`.wasm`, `.cwasm`) in `bin/`, as a `WGB_BIN_DIR` holds them; the
+/// static builds in `static/`, so the host can check its Docker images
+/// against them; and the wasmtime CLI.
+pub fn payload() -> Vec<(PathBuf, String)> {
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    let mut add = |path: PathBuf, folder: &str| {
+        if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+            let to = format!("{folder}/{name}");
+            files.push((path, to));
+        }
+    };
+    for bin in ["gateway-native", "gateway-host", "upstream-echo"] {
+        add(paths::release_bin(bin), "bin");
+    }
     if let Some(dir) = paths::module_file("gateway-wasm.wasm").parent() {
-        files.extend(crate::files::list(dir, ".wasm"));
-        files.extend(crate::files::list(dir, ".cwasm"));
+        for module in crate::files::list(dir, ".wasm") {
+            add(module, "bin");
+        }
+        for module in crate::files::list(dir, ".cwasm") {
+            add(module, "bin");
+        }
     }
     if let Ok(cli) = tools::wasmtime_cli() {
-        files.push(cli.path);
+        add(cli.path, "bin");
     }
-    files.retain(|f| f.is_file());
+    for bin in ["gateway-native", "upstream-echo"] {
+        add(paths::static_bin(bin), "static");
+    }
+    files.retain(|(f, _)| f.is_file());
     files
+}
+
+/// How the host starts each variant of a run.
+#[derive(Debug, Clone)]
+pub struct RemoteStart {
+    pub listen_ip: IpAddr,
+    pub cpu: Option<usize>,
+    pub upstream_cpu: Option<usize>,
+    pub env: Vec<(String, String)>,
+    pub upstream: bool,
 }
 
 /// An agent running on a host.
@@ -48,9 +73,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Copies `agent` (this xtask binary) and `files` to a fresh folder on
-    /// `host` and starts the agent there.
-    pub fn connect(host: &Host, agent: &Path, files: &[PathBuf]) -> Result<Server> {
+    /// Copies `agent` (this xtask binary) and `files` (local path, place in
+    /// the folder) to a fresh folder on `host` and starts the agent there.
+    pub fn connect(host: &Host, agent: &Path, files: &[(PathBuf, String)]) -> Result<Server> {
         let dir = host.tempdir()?;
         let started = Self::start(host, &dir, agent, files);
         if started.is_err() {
@@ -59,29 +84,40 @@ impl Server {
         started
     }
 
-    fn start(host: &Host, dir: &str, agent: &Path, files: &[PathBuf]) -> Result<Server> {
-        let bin = format!("{dir}/bin");
-        host.run(&format!("mkdir {}", shell_quote(&bin)))?;
+    fn start(host: &Host, dir: &str, agent: &Path, files: &[(PathBuf, String)]) -> Result<Server> {
+        let (bin, static_dir) = (format!("{dir}/bin"), format!("{dir}/static"));
+        host.run(&format!(
+            "mkdir {} {}",
+            shell_quote(&bin),
+            shell_quote(&static_dir)
+        ))?;
         host.copy(agent, &format!("{dir}/xtask"))?;
-        for file in files {
-            let name = file
-                .file_name()
-                .with_context(|| format!("{} has no file name", file.display()))?;
-            host.copy(file, &format!("{bin}/{}", name.to_string_lossy()))?;
+        for (file, to) in files {
+            if to.contains("..") || to.starts_with('/') {
+                bail!("{to}: a place inside the agent's folder");
+            }
+            host.copy(file, &format!("{dir}/{to}"))?;
         }
-        let bin_env = format!("WGB_BIN_DIR={bin}");
-        let wasmtime_env = format!("WASMTIME={bin}/wasmtime");
-        let mut argv = vec!["env", bin_env.as_str()];
-        if files
-            .iter()
-            .any(|f| f.file_name().is_some_and(|n| n == "wasmtime"))
-        {
-            argv.push(wasmtime_env.as_str());
+        let mut env = vec![
+            format!("WGB_BIN_DIR={bin}"),
+            format!("WGB_STATIC_DIR={static_dir}"),
+        ];
+        if files.iter().any(|(_, to)| to == "bin/wasmtime") {
+            env.push(format!("WASMTIME={bin}/wasmtime"));
+        }
+        // An A/B arm runs its own image tag; the host runs the same one.
+        if let Ok(tag) = std::env::var("WGB_GATEWAY_IMAGE") {
+            env.push(format!("WGB_GATEWAY_IMAGE={tag}"));
         }
         let exe = format!("{dir}/xtask");
+        let mut argv = vec!["env"];
+        argv.extend(env.iter().map(String::as_str));
         argv.extend([exe.as_str(), "agent", "--remove-on-exit", dir]);
+        // Its own process group: a Ctrl-C at the terminal reaches the
+        // harness, which then stops the run in order, not ssh mid-request.
         let mut child = host
             .command(&argv)
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -123,22 +159,44 @@ impl Server {
         }
     }
 
+    /// The host whose agent this is.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// Keep the agent on `cpu` (off the gateway's).
+    pub fn pin(&mut self, cpu: usize) -> Result<()> {
+        match self.call(&Request::Pin { cpu })? {
+            Reply::Pinned => Ok(()),
+            other => bail!("unexpected answer to pin: {other:?}"),
+        }
+    }
+
+    /// `None` when `variant` can run on the host; else why not.
+    pub fn availability(&mut self, variant: &str) -> Result<Option<String>> {
+        match self.call(&Request::Availability {
+            variant: variant.to_owned(),
+        })? {
+            Reply::Availability { reason } => Ok(reason),
+            other => bail!("unexpected answer to availability: {other:?}"),
+        }
+    }
+
     /// Start `variant` listening on `listen_ip` (the host's address as this
-    /// machine reaches it); its address and what the sampler reads.
+    /// machine reaches it), with the host upstream if `upstream`; its
+    /// address and what the sampler reads.
     pub fn start_variant(
         &mut self,
         variant: &str,
-        listen_ip: IpAddr,
-        cpu: Option<usize>,
-        upstream_cpu: Option<usize>,
-        env: &[(String, String)],
+        start: &RemoteStart,
     ) -> Result<(SocketAddr, String)> {
         match self.call(&Request::Start {
             variant: variant.to_owned(),
-            listen_ip,
-            cpu,
-            upstream_cpu,
-            env: env.to_vec(),
+            listen_ip: start.listen_ip,
+            cpu: start.cpu,
+            upstream_cpu: start.upstream_cpu,
+            env: start.env.clone(),
+            upstream: start.upstream,
         })? {
             Reply::Started { addr, sampled } => Ok((addr, sampled)),
             other => bail!("unexpected answer to start: {other:?}"),
@@ -198,6 +256,14 @@ impl Server {
         })? {
             Reply::Cold { ms } => Ok(ms),
             other => bail!("unexpected answer to cold: {other:?}"),
+        }
+    }
+
+    /// The agent's logs, (file name, contents).
+    pub fn logs(&mut self) -> Result<Vec<(String, String)>> {
+        match self.call(&Request::Logs)? {
+            Reply::Logs { files } => Ok(files),
+            other => bail!("unexpected answer to logs: {other:?}"),
         }
     }
 

@@ -81,16 +81,45 @@ fn environment(d: &mut Document, m: &Manifest) {
         git.extend(text(" (uncommitted changes in the working tree)"));
     }
     row("git revision", git);
-    row(
-        "machine",
-        text(format!(
+    let machine = |m: &crate::manifest::Machine| {
+        format!(
             "{}, {} CPUs, {:.1} GiB memory, host {}",
-            or_dash(&m.machine.cpu_model),
-            m.machine.cpus,
-            m.machine.mem_total_kb as f64 / (1024.0 * 1024.0),
-            or_dash(&m.machine.hostname)
-        )),
-    );
+            or_dash(&m.cpu_model),
+            m.cpus,
+            m.mem_total_kb as f64 / (1024.0 * 1024.0),
+            or_dash(&m.hostname)
+        )
+    };
+    match &m.server {
+        None => row("machine", text(machine(&m.machine))),
+        Some(server) => {
+            row("client machine (load generator)", text(machine(&m.machine)));
+            let mut target = code(&server.target);
+            target.extend(text(format!(
+                " ({}): {}, kernel {}",
+                server.address,
+                machine(&server.machine),
+                or_dash(&server.kernel)
+            )));
+            row("server host (gateways, over ssh)", target);
+            row(
+                "path between them",
+                text(format!(
+                    "{}, TCP connect round trip {:.0} µs (median of 5, at the start)",
+                    server.path, server.round_trip_us
+                )),
+            );
+            if !server.images_sent.is_empty() {
+                row(
+                    "images sent to the server",
+                    text(format!(
+                        "{} (removed after the run)",
+                        server.images_sent.join(", ")
+                    )),
+                );
+            }
+        }
+    }
     let p = &m.pinning;
     let cpu = |c: Option<usize>| c.map_or("-".to_owned(), |c| format!("CPU {c}"));
     row(

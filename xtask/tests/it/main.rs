@@ -19,6 +19,7 @@ mod remote;
 mod report;
 mod run_command;
 mod sampler;
+mod server_host;
 mod ssh;
 mod variants;
 mod workflows;

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use xtask::probe;
-use xtask::remote::{payload, Server};
+use xtask::remote::{payload, RemoteStart, Server};
 use xtask::ssh::Host;
 use xtask::upstream::Upstream;
 use xtask::variants::{self, StartOpts};
@@ -18,6 +18,17 @@ use xtask::workloads::WORKLOADS;
 use crate::ssh::sshd;
 
 const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+/// Start on the host's loopback, unpinned, with its upstream.
+fn on_loopback() -> RemoteStart {
+    RemoteStart {
+        listen_ip: LOOPBACK,
+        cpu: None,
+        upstream_cpu: None,
+        env: Vec::new(),
+        upstream: true,
+    }
+}
 
 /// Every workload's status and body, in the table's order.
 fn answers(addr: SocketAddr) -> Vec<(u16, String)> {
@@ -38,6 +49,8 @@ fn gone(addr: SocketAddr) -> bool {
 #[test]
 fn a_variant_run_through_the_agent_answers_as_here_and_leaves_nothing() {
     let Some(server) = sshd() else { return };
+    // server_host.rs counts the agent folders on this host.
+    let _turn = crate::support::one_bench_at_a_time();
     let host = Host {
         target: "wgb-server".to_owned(),
         config: Some(server.config.clone()),
@@ -57,9 +70,7 @@ fn a_variant_run_through_the_agent_answers_as_here_and_leaves_nothing() {
         let here = answers(local.addr);
         local.stop();
 
-        let (addr, sampled) = agent
-            .start_variant(name, LOOPBACK, None, None, &[])
-            .unwrap();
+        let (addr, sampled) = agent.start_variant(name, &on_loopback()).unwrap();
         // It runs the copied binaries, not this machine's build.
         let pid = sampled
             .split_whitespace()
@@ -95,16 +106,14 @@ fn a_variant_run_through_the_agent_answers_as_here_and_leaves_nothing() {
     let answer = agent.raw("{not json").unwrap();
     assert!(answer.contains(r#""reply":"error""#), "{answer}");
     let err = agent
-        .start_variant("no_such_variant", LOOPBACK, None, None, &[])
+        .start_variant("no_such_variant", &on_loopback())
         .unwrap_err();
     assert!(format!("{err:#}").contains("no_such_variant"), "{err:#}");
     assert!(!agent.alive().unwrap());
 
     // A gateway still running when the session ends is stopped with it,
     // and the copied folder goes.
-    let (addr, _) = agent
-        .start_variant("native_local", LOOPBACK, None, None, &[])
-        .unwrap();
+    let (addr, _) = agent.start_variant("native_local", &on_loopback()).unwrap();
     drop(agent);
     assert!(gone(addr), "the gateway outlived its session");
     let left = host
@@ -121,6 +130,8 @@ fn a_variant_run_through_the_agent_answers_as_here_and_leaves_nothing() {
 
 #[test]
 fn the_agent_ends_with_its_stdin_and_removes_only_a_folder_of_its_own() {
+    // server_host.rs counts the agent folders on this host.
+    let _turn = crate::support::one_bench_at_a_time();
     let agent = |dir: &str| {
         Command::new(env!("CARGO_BIN_EXE_xtask"))
             .args(["agent", "--remove-on-exit", dir])

@@ -409,6 +409,7 @@ fn generate(dir: &Path) {
             note: "gateway on CPU 0; load generator, sampler, clients and upstream on CPU 1"
                 .to_owned(),
         },
+        server: None,
         variants: vec![
             VariantStatus {
                 name: "native_local".into(),

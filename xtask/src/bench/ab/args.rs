@@ -72,6 +72,9 @@ pub struct AbArgs {
     /// Do not pin the gateway to CPU 0 and the load generator to CPU 1.
     #[arg(long)]
     pub no_pin: bool,
+    /// Every round's gateways on a server host (see `bench all --help`).
+    #[command(flatten)]
+    pub server: crate::bench::ServerArgs,
     /// Seed of the variant order; round k uses seed + k in both arms.
     #[arg(long, default_value_t = 20_260_101)]
     pub seed: u64,

@@ -225,6 +225,12 @@ fn round_command(exe: &Path, ab: &AbArgs, plan: &Plan, arm: &Arm, k: usize, dir:
     if ab.no_pin {
         cmd.arg("--no-pin");
     }
+    if let Some(host) = &ab.server.server_host {
+        cmd.args(["--server-host", host]);
+    }
+    if let Some(config) = &ab.server.ssh_config {
+        cmd.arg("--ssh-config").arg(config);
+    }
     for (key, value) in &arm.env {
         cmd.arg("--env").arg(format!("{key}={value}"));
     }

@@ -1,0 +1,260 @@
+//! `--server-host` end to end, against the local sshd of `ssh.rs`: the same
+//! small `bench all` run locally and with its gateways on the "server host"
+//! writes the same files and measures the same cells, the manifest and the
+//! report say where the gateways ran, and nothing is left on the host.
+//! (That a variant started through the agent answers every workload with
+//! the same body as here is `remote.rs`'s test.)
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::ssh::sshd;
+use crate::support::{one_bench_at_a_time, text};
+
+/// Every file of a run folder, relative to it.
+fn files(root: &Path) -> BTreeSet<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut BTreeSet<String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = e.path();
+            if e.file_type().unwrap().is_dir() {
+                walk(&path, root, out);
+            } else {
+                let rel = path.strip_prefix(root).unwrap();
+                out.insert(rel.display().to_string());
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn manifest(root: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(root.join("manifest.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// (suite, variant, workload, level, repeat, status) of every cell.
+fn cells(m: &serde_json::Value) -> BTreeSet<String> {
+    m["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {} {} {} {}",
+                c["suite"], c["variant"], c["workload"], c["level"], c["repeat"], c["status"]
+            )
+        })
+        .collect()
+}
+
+/// The agent folders on the host, and processes running from one.
+fn left_on_host() -> (String, String) {
+    let folders = Command::new("sh")
+        .args(["-c", "ls -d /tmp/wgb-remote.* 2>/dev/null; true"])
+        .output()
+        .unwrap();
+    let procs = Command::new("pgrep")
+        .args(["-af", "/tmp/wgb-remote\\."])
+        .output()
+        .unwrap();
+    (text_of(&folders), text_of(&procs))
+}
+
+fn text_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn bench(out: &Path, extra: &[&str], variants: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "bench",
+            "all",
+            "--variants",
+            variants,
+            "--workloads",
+            "hello,proxy",
+            "--connections",
+            "4",
+            "--keepalive-connections",
+            "1",
+            "--duration",
+            "0.4",
+            "--repeats",
+            "1",
+            "--cold-samples",
+            "2",
+            "--warm-requests",
+            "20",
+            "--client",
+            "persistent",
+            "--method",
+            "harness",
+        ])
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_run_on_a_server_host_writes_what_a_local_run_writes_and_leaves_nothing() {
+    let Some(server) = sshd() else { return };
+    let _turn = one_bench_at_a_time();
+    let base = temp!("runs");
+    let (local, remote): (PathBuf, PathBuf) = (base.join("local"), base.join("remote"));
+    // Docker's variant too where an engine runs: it goes through the agent
+    // like the others (this engine already holds the images, none is sent).
+    let docker = Command::new("docker")
+        .args(["version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let variants = if docker {
+        "native_local,wasm_host_wasmtime_pooled,native_docker"
+    } else {
+        "native_local,wasm_host_wasmtime_pooled"
+    };
+    let before = left_on_host();
+
+    let out = bench(&local, &[], variants);
+    assert!(out.status.success(), "local run: {}", text(&out));
+    let config = server.config.display().to_string();
+    let host_args = ["--server-host", "wgb-server", "--ssh-config", &config];
+    let out = bench(&remote, &host_args, variants);
+    assert!(out.status.success(), "remote run: {}", text(&out));
+
+    // The same files: raw samples, summaries, plots, report, meta/ logs.
+    let (l, r) = (files(&local), files(&remote));
+    assert_eq!(l, r, "the run folders differ");
+    for log in ["meta/native_local.log", "meta/upstream.log"] {
+        assert!(r.contains(log), "{log} missing from the remote run");
+    }
+    // The same cells, all measured.
+    let (lm, rm) = (manifest(&local), manifest(&remote));
+    assert_eq!(rm["status"], "complete");
+    assert_eq!(cells(&lm), cells(&rm));
+    for m in [&lm, &rm] {
+        for c in m["cells"].as_array().unwrap() {
+            assert_eq!(c["status"], "ok", "{c}");
+        }
+        for v in m["variants"].as_array().unwrap() {
+            assert_eq!(v["status"], "ran", "{v}");
+        }
+    }
+    // Where the gateways ran, and the path to them.
+    assert!(lm.get("server").is_none(), "{}", lm["server"]);
+    let s = &rm["server"];
+    assert_eq!(s["target"], "wgb-server");
+    assert_eq!(s["address"], "127.0.0.1");
+    assert_eq!(s["path"], "loopback");
+    assert_eq!(s["machine"]["cpus"], lm["machine"]["cpus"]);
+    assert!(s["kernel"].as_str().unwrap().starts_with("Linux "), "{s}");
+    let rtt = s["round_trip_us"].as_f64().unwrap();
+    assert!(rtt > 0.0, "{s}");
+    assert_eq!(s["images_sent"], serde_json::json!([]));
+    // The gateways ran from the agent's copied binaries.
+    let raw =
+        std::fs::read_to_string(remote.join("raw/throughput/native_local__hello__c4__r0.json"))
+            .unwrap();
+    let raw: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert!(
+        raw["sampled"].as_str().unwrap().starts_with("process "),
+        "{raw}"
+    );
+    assert!(raw["window"].as_array().unwrap().len() == 2, "{raw}");
+    let report = std::fs::read_to_string(remote.join("report.md")).unwrap();
+    assert!(
+        report.contains("server host (gateways, over ssh)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("loopback, TCP connect round trip"),
+        "{report}"
+    );
+
+    // Nothing of the run is left on the host (the agent removes its
+    // containers by its own label before it ends).
+    assert_eq!(left_on_host(), before);
+}
+
+#[test]
+fn what_cannot_run_on_a_server_host_says_why() {
+    let Some(server) = sshd() else { return };
+    let _turn = one_bench_at_a_time();
+    let config = server.config.display().to_string();
+    let base = temp!("refused");
+
+    // The study's hyperfine loop runs here only: skipped, with the reason.
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "bench",
+            "cold",
+            "--variants",
+            "native_local",
+            "--method",
+            "hyperfine",
+        ])
+        .args([
+            "--server-host",
+            "wgb-server",
+            "--ssh-config",
+            &config,
+            "--out",
+        ])
+        .arg(base.join("hyperfine"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let m = manifest(&base.join("hyperfine"));
+    let cell = &m["cells"][0];
+    assert_eq!(cell["status"], "skipped", "{m}");
+    assert!(
+        cell["error"]
+            .as_str()
+            .unwrap()
+            .contains("--method hyperfine runs"),
+        "{cell}"
+    );
+
+    // A command that measures this machine only refuses the flag.
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["bench", "headroom", "--server-host", "wgb-server"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("bench headroom does not take --server-host"),
+        "{}",
+        text(&out)
+    );
+
+    // A host nobody answers on is an error that names it, at once.
+    let dead = base.join("dead_config");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        &dead,
+        format!("Host wgb-dead\n  HostName 127.0.0.1\n  Port {port}\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["bench", "cold", "--variants", "native_local"])
+        .args(["--server-host", "wgb-dead", "--ssh-config"])
+        .arg(&dead)
+        .arg("--out")
+        .arg(base.join("dead"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("--server-host wgb-dead: reaching it over ssh"),
+        "{}",
+        text(&out)
+    );
+}
