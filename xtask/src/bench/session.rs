@@ -366,7 +366,9 @@ fn connect(
     } else {
         Vec::new()
     };
-    let exe = std::env::current_exe().context("this binary's path")?;
+    // This very binary, even if a build has replaced its file since it
+    // started (`build_first` can, when cargo relinks it).
+    let exe = PathBuf::from("/proc/self/exe");
     let mut server = remote::Server::connect(host, &exe, &remote::payload())?;
     let two = pin && machine.cpus >= 2;
     if two {

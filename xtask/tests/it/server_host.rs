@@ -7,10 +7,11 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::ssh::sshd;
-use crate::support::{one_bench_at_a_time, text};
+use crate::support::{exit_within, one_bench_at_a_time, text};
 
 /// Every file of a run folder, relative to it.
 fn files(root: &Path) -> BTreeSet<String> {
@@ -257,4 +258,99 @@ fn what_cannot_run_on_a_server_host_says_why() {
         "{}",
         text(&out)
     );
+}
+
+/// Start `bench throughput` on the server host; its child and run folder.
+fn remote_throughput(config: &str, out: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["bench", "throughput", "--variants", "native_local"])
+        .args(["--workloads", "hello,proxy", "--connections", "4"])
+        .args(["--duration", "1", "--repeats", "3", "--no-report"])
+        .args([
+            "--server-host",
+            "wgb-server",
+            "--ssh-config",
+            config,
+            "--out",
+        ])
+        .arg(out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(out.with_extension("stderr")).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// Wait until the run has recorded `n` cells.
+fn wait_cells(bench: &mut std::process::Child, out: &Path, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let done = std::fs::read_to_string(out.join("manifest.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|m| m["cells"].as_array().map(Vec::len))
+            .unwrap_or(0);
+        if done >= n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no cell finished in time");
+        assert!(
+            bench.try_wait().unwrap().is_none(),
+            "bench ended on its own: {}",
+            std::fs::read_to_string(out.with_extension("stderr")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Wait (up to 20 s) until the host is as it was.
+fn host_back_to(before: &(String, String)) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while left_on_host() != *before {
+        assert!(
+            Instant::now() < deadline,
+            "left on the host: {:?}",
+            left_on_host()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn ctrl_c_or_a_killed_harness_leaves_nothing_on_the_server_host() {
+    let Some(server) = sshd() else { return };
+    let _turn = one_bench_at_a_time();
+    let config = server.config.display().to_string();
+    let base = temp!("interrupt");
+    let before = left_on_host();
+
+    // Ctrl-C: the run stops in order, keeps its finished cells and the
+    // host's logs, and the agent ends with everything it started.
+    let out = base.join("sigint");
+    let mut bench = remote_throughput(&config, &out);
+    wait_cells(&mut bench, &out, 2);
+    unsafe { libc::kill(bench.id() as i32, libc::SIGINT) };
+    let status = exit_within(&mut bench, Duration::from_secs(30), "bench ignored SIGINT");
+    assert!(status.success() || status.code() == Some(1), "{status}");
+    let m = manifest(&out);
+    assert_eq!(m["status"], "interrupted");
+    for cell in m["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "ok")
+    {
+        assert!(out.join(cell["raw"].as_str().unwrap()).exists(), "{cell}");
+    }
+    assert!(out.join("meta/native_local.log").exists());
+    host_back_to(&before);
+
+    // A harness killed outright: its ssh session ends, and with it the
+    // agent, which stops the gateway and removes its folder.
+    let out = base.join("sigkill");
+    let mut bench = remote_throughput(&config, &out);
+    wait_cells(&mut bench, &out, 1);
+    bench.kill().unwrap();
+    bench.wait().unwrap();
+    host_back_to(&before);
 }
