@@ -369,7 +369,7 @@ fn connect(
     // This very binary, even if a build has replaced its file since it
     // started (`build_first` can, when cargo relinks it).
     let exe = PathBuf::from("/proc/self/exe");
-    let mut server = remote::Server::connect(host, &exe, &remote::payload())?;
+    let mut server = remote::Server::connect(host, &exe, &remote::payload(selected))?;
     let two = pin && machine.cpus >= 2;
     if two {
         server.pin(1)?;

@@ -14,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use super::protocol::{Reply, Request};
 use crate::sample::Sample;
 use crate::ssh::{shell_quote, Host};
+use crate::variants::Variant;
 use crate::{paths, tools};
 
 /// How long the agent has to stop its gateways and remove its folder.
@@ -23,8 +24,8 @@ const EXIT_GRACE: Duration = Duration::from_secs(15);
 /// with its place in the agent's folder: the release binaries and the
 /// modules (`.wasm`, `.cwasm`) in `bin/`, as a `WGB_BIN_DIR` holds them; the
 /// static builds in `static/`, so the host can check its Docker images
-/// against them; and the wasmtime CLI.
-pub fn payload() -> Vec<(PathBuf, String)> {
+/// against them; and the wasmtime CLI (70 MB) if one of `variants` runs it.
+pub fn payload(variants: &[&Variant]) -> Vec<(PathBuf, String)> {
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     let mut add = |path: PathBuf, folder: &str| {
         if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
@@ -43,8 +44,13 @@ pub fn payload() -> Vec<(PathBuf, String)> {
             add(module, "bin");
         }
     }
-    if let Ok(cli) = tools::wasmtime_cli() {
-        add(cli.path, "bin");
+    if variants
+        .iter()
+        .any(|v| crate::variants::uses_wasmtime_cli(v))
+    {
+        if let Ok(cli) = tools::wasmtime_cli() {
+            add(cli.path, "bin");
+        }
     }
     for bin in ["gateway-native", "upstream-echo"] {
         add(paths::static_bin(bin), "static");

@@ -57,7 +57,12 @@ fn a_variant_run_through_the_agent_answers_as_here_and_leaves_nothing() {
     };
     let upstream = Upstream::start("127.0.0.1:0".parse().unwrap(), None, None).unwrap();
     let agent_exe = Path::new(env!("CARGO_BIN_EXE_xtask"));
-    let mut agent = Server::connect(&host, agent_exe, &payload()).unwrap();
+    let mut agent = Server::connect(
+        &host,
+        agent_exe,
+        &payload(&variants::VARIANTS.iter().collect::<Vec<_>>()),
+    )
+    .unwrap();
     let dir = agent.dir().to_owned();
 
     for name in ["native_local", "wasm_host_wasmtime_pooled"] {

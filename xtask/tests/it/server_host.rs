@@ -354,3 +354,39 @@ fn ctrl_c_or_a_killed_harness_leaves_nothing_on_the_server_host() {
     bench.wait().unwrap();
     host_back_to(&before);
 }
+
+/// `bench aa` hands --server-host to every round: each arm's gateways run
+/// on the host with the arm's own settings (the calibration knob reaches
+/// the head arm's gateway there and is flagged), and nothing stays there.
+#[test]
+fn bench_aa_runs_every_round_on_the_server_host() {
+    let Some(server) = sshd() else { return };
+    let _turn = one_bench_at_a_time();
+    let config = server.config.display().to_string();
+    let out = temp!("aa").join("ab");
+    let before = left_on_host();
+    let run = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["bench", "aa", "--no-build", "--variants", "native_local"])
+        .args(["--workloads", "hello", "--connections", "4"])
+        .args(["--duration", "0.3", "--rounds", "3", "--no-report"])
+        .args(["--head-env", "GATEWAY_CALIBRATION_DELAY_US=2000"])
+        .args([
+            "--server-host",
+            "wgb-server",
+            "--ssh-config",
+            &config,
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let log = text(&run);
+    assert_eq!(run.status.code(), Some(1), "the slowdown is flagged: {log}");
+    for arm in ["base", "head"] {
+        let m = manifest(&out.join(arm));
+        assert_eq!(m["status"], "complete", "{arm}");
+        assert_eq!(m["server"]["target"], "wgb-server", "{arm}");
+        assert_eq!(m["server"]["path"], "loopback", "{arm}");
+    }
+    assert_eq!(left_on_host(), before);
+}
