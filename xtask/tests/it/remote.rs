@@ -1,6 +1,6 @@
 //! The remote agent (`xtask::remote`) through the local sshd of `ssh.rs`:
-//! a variant started on the "server host" answers every workload exactly as
-//! the same variant started here, it is sampled there, and when the session
+//! every variant started on the "server host" answers every workload exactly
+//! as the same variant started here, it is sampled there, and when the session
 //! ends nothing of it is left (gateways, upstream, the copied folder).
 
 use std::net::{IpAddr, SocketAddr};
@@ -65,25 +65,33 @@ fn a_variant_run_through_the_agent_answers_as_here_and_leaves_nothing() {
     .unwrap();
     let dir = agent.dir().to_owned();
 
-    for name in ["native_local", "wasm_host_wasmtime_pooled"] {
-        let variant = variants::find(name).unwrap();
+    // Every variant that runs here, Docker's and the CLIs' too.
+    for variant in variants::VARIANTS {
+        let name = variant.name;
         if let Err(reason) = variant.availability() {
             eprintln!("skipping {name}: {reason}");
             continue;
         }
+        // The host is this machine with the same environment (the test
+        // sshd passes WASMEDGE on), so what runs here runs there.
+        assert_eq!(agent.availability(name).unwrap(), None, "{name}");
         let local = variant.start(&StartOpts::new(upstream.addr)).unwrap();
         let here = answers(local.addr);
         local.stop();
 
         let (addr, sampled) = agent.start_variant(name, &on_loopback()).unwrap();
-        // It runs the copied binaries, not this machine's build.
-        let pid = sampled
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok())
-            .unwrap_or_else(|| panic!("no pid in {sampled:?}"));
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-        assert!(exe.starts_with(format!("{dir}/bin")), "{}", exe.display());
+        if variant.is_container() {
+            assert!(sampled.starts_with("container "), "{sampled}");
+        } else {
+            // It runs the copied binaries, not this machine's build.
+            let pid = sampled
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u32>().ok())
+                .unwrap_or_else(|| panic!("no pid in {sampled:?}"));
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+            assert!(exe.starts_with(format!("{dir}/bin")), "{}", exe.display());
+        }
         agent.sample_start(Duration::from_millis(10)).unwrap();
         let before = agent.reading().unwrap().expect("a reading");
         let there = answers(addr);

@@ -65,7 +65,8 @@ pub(crate) fn sshd() -> Option<Sshd> {
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\n\
              AuthorizedKeysFile {d}/authorized_keys\nPidFile {d}/sshd.pid\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-             UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n"
+             UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n\
+             AcceptEnv WASMEDGE\n"
         ),
     )
     .unwrap();
@@ -79,7 +80,12 @@ pub(crate) fn sshd() -> Option<Sshd> {
         format!(
             "Host wgb-server\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n\
              IdentityFile {d}/client_key\n  IdentitiesOnly yes\n\
-             StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n"
+             StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n{}",
+            // The host's environment as this one's, as a user's own
+            // configuration would set it (`SetEnv`, accepted by its sshd).
+            std::env::var("WASMEDGE")
+                .map(|w| format!("  SetEnv WASMEDGE={w}\n"))
+                .unwrap_or_default()
         ),
     )
     .unwrap();
