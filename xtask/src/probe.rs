@@ -20,10 +20,12 @@ pub fn get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<Reply> {
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     stream.set_nodelay(true)?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
+    // One write: `write!` on the socket would send each formatted piece as
+    // its own segment (TCP_NODELAY), and a server that reads between them
+    // parses a partial head and reads again (timing in cold start, and
+    // instructions a request that vary with scheduling).
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes())?;
     ResponseReader::new()
         .read_response(&mut stream, false)
         .with_context(|| format!("reading the answer to GET {path} from {addr}"))
@@ -56,4 +58,34 @@ pub fn wait_ok(
 pub fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::TcpListener;
+
+    /// The whole head in the first read the server makes, however early.
+    #[test]
+    fn the_request_is_sent_in_one_write() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let n = conn.read(&mut buf).unwrap();
+            let first = String::from_utf8_lossy(&buf[..n]).into_owned();
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .unwrap();
+            first
+        });
+        let reply = get(addr, "/health", Duration::from_secs(5)).unwrap();
+        assert_eq!(reply.status, 200);
+        let first = server.join().unwrap();
+        assert_eq!(
+            first,
+            format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+        );
+    }
 }

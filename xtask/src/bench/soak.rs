@@ -8,8 +8,6 @@
 //! Writes `results/soak/<UTC timestamp>/raw/<variant>.csv` (one row a sample)
 //! and, from those alone, `soak.md` and `plots/soak_*.svg` (report/soak.rs).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::rundata::SoakKey;
 use crate::upstream::Upstream;
 use crate::variants::{self, Running, StartOpts};
-use crate::{affinity, docker, paths, report, results, signals};
+use crate::{affinity, docker, paths, probe, report, results, signals};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SoakArgs {
@@ -142,7 +140,8 @@ impl Soak {
             let mut next = Instant::now();
             let mut i = 0usize;
             while !s.load(Ordering::Relaxed) {
-                let ok = get_status(addr, PATHS[i % PATHS.len()]) == Some(200);
+                let ok = probe::get(addr, PATHS[i % PATHS.len()], Duration::from_secs(5))
+                    .is_ok_and(|r| r.status == 200);
                 i += 1;
                 r.fetch_add(1, Ordering::Relaxed);
                 if !ok {
@@ -194,20 +193,6 @@ impl Soak {
         self.running.stop();
         (name, self.samples)
     }
-}
-
-/// `GET path` with `Connection: close`; the status, or `None` on any failure.
-fn get_status(addr: SocketAddr, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    std::str::from_utf8(raw.get(9..12)?).ok()?.parse().ok()
 }
 
 /// RSS (KiB), open descriptors, threads of `pid`, and how many descendants
