@@ -100,9 +100,15 @@ pub fn engine_version() -> Result<String> {
 }
 
 pub fn image_exists(image: &str) -> bool {
+    image_id(image).is_some()
+}
+
+/// The image's id on this machine's engine, `None` when it has none (or no
+/// engine answers).
+pub fn image_id(image: &str) -> Option<String> {
     let mut cmd = docker();
     cmd.args(["image", "inspect", "--format", "{{.Id}}", image]);
-    run_quiet(cmd).is_ok()
+    run_quiet(cmd).ok()
 }
 
 /// `docker build` with a context folder; never pulls (there is no registry).

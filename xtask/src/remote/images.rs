@@ -15,18 +15,6 @@ pub fn needed() -> Vec<String> {
     vec![docker::gateway_image(), docker::UPSTREAM_IMAGE.to_owned()]
 }
 
-/// An image's id on this machine, `None` when it has none.
-fn local_id(image: &str) -> Option<String> {
-    let out = Command::new("docker")
-        .args(["image", "inspect", "--format", "{{.Id}}", image])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
 /// An image's id on the host, `None` when it has none (or no engine).
 fn remote_id(host: &Host, image: &str) -> Option<String> {
     let line = format!(
@@ -45,7 +33,9 @@ fn remote_id(host: &Host, image: &str) -> Option<String> {
 pub fn send(host: &Host, images: &[String]) -> Result<Vec<String>> {
     let mut sent = Vec::new();
     for image in images {
-        let Some(id) = local_id(image) else { continue };
+        let Some(id) = docker::image_id(image) else {
+            continue;
+        };
         if remote_id(host, image).as_deref() == Some(id.as_str()) {
             continue;
         }

@@ -1,7 +1,7 @@
 //! Ctrl-C in the middle of a suite: the run stops, every process and
 //! container it started is gone, and the manifest keeps what finished.
 
-use crate::support::{alive, assert_no_containers, exit_within, one_bench_at_a_time};
+use crate::support::{alive, assert_no_containers, cells_done, exit_within, one_bench_at_a_time};
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -68,11 +68,7 @@ fn sigint_mid_suite_tears_everything_down_and_keeps_finished_cells() {
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut seen = Vec::new();
     loop {
-        let done = std::fs::read_to_string(out.join("manifest.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|m| m["cells"].as_array().map(Vec::len))
-            .unwrap_or(0);
+        let done = cells_done(&out);
         for p in descendants(pid) {
             if !seen.contains(&p) {
                 seen.push(p);

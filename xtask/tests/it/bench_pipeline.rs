@@ -4,9 +4,10 @@
 //! runs them: parts laid out as `download-artifact` leaves them, merged,
 //! exported, and put on a history with an earlier run.
 
-use crate::support::{fixture, xtask_ok};
+use crate::support::fixture;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -119,8 +120,55 @@ fn part(dir: &Path, keep: fn(&str) -> bool) {
     std::fs::write(&path, serde_json::to_string_pretty(&m).unwrap()).unwrap();
 }
 
+/// The `run:` script of the step named `step` in a workflow, dedented.
+fn step_script(workflow: &str, step: &str) -> String {
+    let lines: Vec<&str> = workflow.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim() == format!("- name: {step}"))
+        .unwrap_or_else(|| panic!("no step named {step:?}"));
+    let (run_at, run) = lines[at + 1..]
+        .iter()
+        .enumerate()
+        .find(|(_, l)| l.trim_start().starts_with("run: |"))
+        .unwrap_or_else(|| panic!("step {step:?} has no run: | block"));
+    let indent = run.len() - run.trim_start().len();
+    lines[at + 2 + run_at..]
+        .iter()
+        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > indent)
+        .map(|l| l.get(indent + 2..).unwrap_or("").to_owned() + "\n")
+        .collect()
+}
+
+/// Runs a workflow script with bash, `cargo xtask` being this build's
+/// xtask; its stdout.
+fn run_script(script: &str, env: &[(&str, &Path)]) -> String {
+    let mut cmd = Command::new("bash");
+    cmd.arg("-euo")
+        .arg("pipefail")
+        .arg("-c")
+        .arg(format!(
+            "cargo() {{ [ \"$1\" = xtask ] || exit 99; shift; \"$XTASK\" \"$@\"; }}\n{script}"
+        ))
+        .env("XTASK", env!("CARGO_BIN_EXE_xtask"))
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "owner/repo");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn parts_merge_export_and_join_the_history_as_the_workflow_runs_them() {
+    let yml = bench_yml();
     let tmp = std::env::temp_dir().join(format!("wgb-pipeline-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let sha = "0123456789abcdef0123456789abcdef01234567";
@@ -132,18 +180,14 @@ fn parts_merge_export_and_join_the_history_as_the_workflow_runs_them() {
         v.starts_with("wasm")
     });
 
-    // merge "$PARTS"/bench-part-* --out "$RUN_DIR"
-    let mut globbed: Vec<String> = std::fs::read_dir(&parts)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().to_string_lossy().into_owned())
-        .collect();
-    globbed.sort();
+    // The merge job's scripts, as bench.yml has them.
     let run = tmp.join(format!("runs/new/bench-results-{sha}"));
-    let mut args = vec!["merge"];
-    args.extend(globbed.iter().map(String::as_str));
-    args.extend(["--out", run.to_str().unwrap()]);
-    let screen = xtask_ok(&args);
+    let env = [
+        ("PARTS", parts.as_path()),
+        ("RUN_DIR", run.as_path()),
+        ("RUNNER_TEMP", tmp.as_path()),
+    ];
+    let screen = run_script(&step_script(&yml, "cargo xtask merge"), &env);
     assert!(screen.contains("native_local") && screen.contains("wasm_host_wasmtime"));
     for f in [
         "manifest.json",
@@ -154,8 +198,10 @@ fn parts_merge_export_and_join_the_history_as_the_workflow_runs_them() {
         assert!(run.join(f).is_file(), "{f}");
     }
 
-    xtask_ok(&["export", "--format", "bmf", run.to_str().unwrap()]);
-    xtask_ok(&["export", "--format", "gab", run.to_str().unwrap()]);
+    run_script(
+        &step_script(&yml, "Exports for Bencher and github-action-benchmark"),
+        &env,
+    );
     let bmf: Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("export/bmf.json")).unwrap())
             .unwrap();
@@ -168,15 +214,7 @@ fn parts_merge_export_and_join_the_history_as_the_workflow_runs_them() {
     let old = tmp.join("runs/1234/bench-results-feedface");
     copy_tree(&fixture(), &old, &|_| true);
     let site = tmp.join("site");
-    xtask_ok(&[
-        "history",
-        old.to_str().unwrap(),
-        run.to_str().unwrap(),
-        "--repo-url",
-        "https://github.com/owner/repo",
-        "--out",
-        site.to_str().unwrap(),
-    ]);
+    run_script(&step_script(&yml, "cargo xtask history"), &env);
     let md = std::fs::read_to_string(site.join("history.md")).unwrap();
     assert!(md.contains("`bench-results-feedface`"), "{md}");
     assert!(md.contains(&format!("`bench-results-{sha}`")), "{md}");

@@ -99,6 +99,13 @@ fn a_variant_run_through_the_agent_answers_as_here_and_leaves_nothing() {
         let samples = agent.sample_finish().unwrap();
         assert!(here.iter().all(|(status, _)| *status == 200), "{here:?}");
         assert_eq!(there, here, "{name}: bodies differ from a local run");
+        // What was compared, for a reader running this with --nocapture.
+        let sizes: Vec<String> = WORKLOADS
+            .iter()
+            .zip(&there)
+            .map(|(w, (status, body))| format!("{} {status} {} B", w.name, body.len()))
+            .collect();
+        eprintln!("{name}: same on the host as here: {}", sizes.join(", "));
         assert!(after.t_ms > before.t_ms, "{before:?} {after:?}");
         assert!(after.cpu_ms >= before.cpu_ms && after.rss_kb > 0);
         assert!(!samples.is_empty());

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::ssh::sshd;
-use crate::support::{exit_within, one_bench_at_a_time, text};
+use crate::support::{cells_done, exit_within, one_bench_at_a_time, text};
 
 /// Every file of a run folder, relative to it.
 fn files(root: &Path) -> BTreeSet<String> {
@@ -285,12 +285,7 @@ fn remote_throughput(config: &str, out: &Path) -> std::process::Child {
 fn wait_cells(bench: &mut std::process::Child, out: &Path, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let done = std::fs::read_to_string(out.join("manifest.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|m| m["cells"].as_array().map(Vec::len))
-            .unwrap_or(0);
-        if done >= n {
+        if cells_done(out) >= n {
             return;
         }
         assert!(Instant::now() < deadline, "no cell finished in time");

@@ -84,6 +84,16 @@ pub fn assert_no_containers(pid: u32) {
     assert_eq!(containers, "", "containers left behind");
 }
 
+/// How many cells a run's manifest lists so far (0 before it is written):
+/// tests that interrupt a bench mid-run wait on it.
+pub fn cells_done(run: &Path) -> usize {
+    std::fs::read_to_string(run.join("manifest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|m| m["cells"].as_array().map(Vec::len))
+        .unwrap_or(0)
+}
+
 /// A finished command's stdout then stderr, for assertion messages.
 pub fn text(out: &Output) -> String {
     format!(
