@@ -179,6 +179,7 @@ fn a_run_on_a_server_host_writes_what_a_local_run_writes_and_leaves_nothing() {
     // Nothing of the run is left on the host (the agent removes its
     // containers by its own label before it ends).
     assert_eq!(left_on_host(), before);
+    std::fs::remove_dir_all(&base).unwrap();
 }
 
 #[test]
@@ -258,6 +259,7 @@ fn what_cannot_run_on_a_server_host_says_why() {
         "{}",
         text(&out)
     );
+    std::fs::remove_dir_all(&base).unwrap();
 }
 
 /// Start `bench throughput` on the server host; its child and run folder.
@@ -348,6 +350,7 @@ fn ctrl_c_or_a_killed_harness_leaves_nothing_on_the_server_host() {
     bench.kill().unwrap();
     bench.wait().unwrap();
     host_back_to(&before);
+    std::fs::remove_dir_all(&base).unwrap();
 }
 
 /// `bench aa` hands --server-host to every round: each arm's gateways run
@@ -358,7 +361,8 @@ fn bench_aa_runs_every_round_on_the_server_host() {
     let Some(server) = sshd() else { return };
     let _turn = one_bench_at_a_time();
     let config = server.config.display().to_string();
-    let out = temp!("aa").join("ab");
+    let base = temp!("aa");
+    let out = base.join("ab");
     let before = left_on_host();
     let run = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["bench", "aa", "--no-build", "--variants", "native_local"])
@@ -384,4 +388,5 @@ fn bench_aa_runs_every_round_on_the_server_host() {
         assert_eq!(m["server"]["path"], "loopback", "{arm}");
     }
     assert_eq!(left_on_host(), before);
+    std::fs::remove_dir_all(&base).unwrap();
 }
