@@ -7,6 +7,7 @@ mod call;
 pub mod child;
 pub mod embedded;
 mod epoch;
+pub mod exit_guard;
 mod host_deadline;
 pub mod limits;
 pub mod pooled;

@@ -6,21 +6,32 @@
 //! linear memory (Wasmtime's `-W max-memory-size`, WasmEdge's
 //! `--memory-page-limit`), and as `RLIMIT_AS` on the process, a backstop set
 //! at the cap plus what the runtime itself maps (see [`address_space_limit`]).
+//!
+//! Every runtime process gets the [`exit_guard`](crate::exit_guard) before
+//! exec: one that exits with a status the OS would truncate (WasmEdge passes a
+//! module's `proc_exit(256)` on as `exit_group(256)`, which would arrive as
+//! 0) is killed by SIGSYS and answered with a 500. Where the guard cannot be
+//! installed, a clean exit with an empty stdout is refused instead.
 
 use std::ffi::OsString;
 use std::io;
-use std::os::unix::process::ExitStatusExt as _;
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use gateway_native::{Transform, TransformError};
 
 use crate::child::{self, Bounds, RunError};
+use crate::exit_guard::{self, ExitGuard};
 use crate::limits::Limits;
 use crate::runtime::{expand_template, CliRuntime, MODULE_PLACEHOLDER};
 
 /// How much of a failing runtime's stderr is kept for the log line.
 const STDERR_TAIL: usize = 2048;
+
+/// The answer to a clean exit with no output where there is no exit guard.
+pub const UNGUARDED_EMPTY: &str = "the runtime exited 0 with no output, refused: without the \
+     exit guard it cannot be told from a status the OS truncated";
 
 /// Starts `program ARGS...` for every body.
 pub struct SpawnTransform {
@@ -28,6 +39,9 @@ pub struct SpawnTransform {
     program: PathBuf,
     args: Vec<OsString>,
     limits: Limits,
+    /// Installed in every runtime process; `None` where it cannot be (see
+    /// [`exit_guard::available`]).
+    exit_guard: Option<ExitGuard>,
 }
 
 impl SpawnTransform {
@@ -63,7 +77,20 @@ impl SpawnTransform {
             program: program.into(),
             args,
             limits,
+            exit_guard: exit_guard::available().ok().map(|()| ExitGuard::new()),
         }
+    }
+
+    /// Runs without the exit guard, as where it cannot be installed: a clean
+    /// exit with an empty stdout is then refused. How tests cover that case.
+    pub fn without_exit_guard(mut self) -> Self {
+        self.exit_guard = None;
+        self
+    }
+
+    /// Whether each runtime process gets the exit guard.
+    pub fn exit_guarded(&self) -> bool {
+        self.exit_guard.is_some()
     }
 
     pub fn program(&self) -> &Path {
@@ -106,6 +133,12 @@ impl Transform for SpawnTransform {
     fn apply(&mut self, body: &[u8]) -> Result<Vec<u8>, TransformError> {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args);
+        if let Some(guard) = self.exit_guard {
+            // SAFETY: `install` makes three async-signal-safe syscalls on the
+            // plain data `guard` owns. Should it fail here although the probe
+            // succeeded, the spawn fails: a 500, never an unguarded run.
+            unsafe { cmd.pre_exec(move || guard.install()) };
+        }
         let bounds = Bounds {
             timeout: self.limits.timeout,
             max_stdout: self.limits.max_output_bytes,
@@ -134,12 +167,28 @@ impl Transform for SpawnTransform {
             }
         };
         match (out.status.code(), out.status.signal()) {
+            (Some(0), _) if out.stdout.is_empty() && self.exit_guard.is_none() => {
+                self.log_failure(
+                    "exited 0 with no output, refused (no exit guard here)",
+                    &out.stderr_tail,
+                );
+                Err(TransformError::Trap(UNGUARDED_EMPTY.into()))
+            }
             (Some(0), _) => Ok(out.stdout),
             (Some(code), _) => {
                 // Wasmtime reports a trap as status 134 (128 + SIGABRT) with
                 // the trap on stderr; the log keeps that detail.
                 self.log_failure(&format!("exited with status {code}"), &out.stderr_tail);
                 Err(TransformError::Exit(code))
+            }
+            // The guard's SIGSYS: the runtime called exit with a status over
+            // 255 (or negative), which the OS would have cut to 8 bits.
+            (None, Some(exit_guard::SIGNAL)) if self.exit_guard.is_some() => {
+                self.log_failure(
+                    "called exit with a status the OS would truncate: killed by the exit guard",
+                    &out.stderr_tail,
+                );
+                Err(TransformError::Trap(exit_guard::KILLED.into()))
             }
             // Killed by a signal nobody here sent: the runtime crashed, which
             // is reported as a trap of the runtime, with the signal's number.

@@ -9,8 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::support::gateway::Gateway;
 use crate::support::paths::{self, TempDir};
 use crate::support::{hostile_module, EARLY};
+use gateway_host::exit_guard;
+use gateway_host::spawn::UNGUARDED_EMPTY;
 use gateway_host::{
     pooled, CliRuntime, EmbeddedTransform, Limits, PooledTransform, SpawnTransform,
 };
@@ -30,6 +33,8 @@ enum Expect {
     Ok(&'static [u8]),
     /// 500, well before the deadline.
     Error,
+    /// 500 with this in its message, well before the deadline.
+    Refused(&'static str),
     /// 500 at the deadline.
     Deadline,
 }
@@ -70,6 +75,39 @@ fn pooled_transform(wasm: &[u8], module: &Path) -> PooledTransform {
     PooledTransform::from_file(&engine, &cwasm, limits()).expect("cwasm loads")
 }
 
+/// `wasmedge` where it is installed; where it is not, checks the reason the
+/// gateway gives for it (a 500 on every request), says so and returns `None`.
+fn wasmedge_or_skip(module: &Path) -> Option<PathBuf> {
+    let found = wasmedge();
+    if found.is_none() {
+        let mut t = SpawnTransform::new(
+            CliRuntime::Wasmedge,
+            "/nonexistent/wasmedge",
+            module,
+            limits(),
+        );
+        let err = t.apply(b"hello").unwrap_err();
+        assert_eq!(
+            err,
+            TransformError::Runtime(CliRuntime::Wasmedge.not_found_message())
+        );
+        eprintln!("hostile: wasmedge skipped: {err} (set WASMEDGE=/path to run it)");
+    }
+    found
+}
+
+/// What a per-request runtime's `proc_exit(256)` is refused with here: the
+/// exit guard's kill, or where seccomp is unavailable the empty clean exit.
+fn truncated_exit_refusal() -> &'static str {
+    match exit_guard::available() {
+        Ok(()) => exit_guard::KILLED,
+        Err(why) => {
+            eprintln!("hostile: {why}; expecting the fallback's refusal");
+            UNGUARDED_EMPTY
+        }
+    }
+}
+
 /// The runtimes that can run here, each with a transform for `module`.
 fn transforms(wasm: &[u8], module: &Path) -> Vec<(Rt, Box<dyn Transform>)> {
     let mut all: Vec<(Rt, Box<dyn Transform>)> = vec![
@@ -88,8 +126,9 @@ fn transforms(wasm: &[u8], module: &Path) -> Vec<(Rt, Box<dyn Transform>)> {
             )),
         ),
     ];
-    match wasmedge() {
-        Some(bin) => all.push((
+    // Not installed: the gateway says so on every request (a 500).
+    if let Some(bin) = wasmedge_or_skip(module) {
+        all.push((
             Rt::Wasmedge,
             Box::new(SpawnTransform::new(
                 CliRuntime::Wasmedge,
@@ -97,22 +136,7 @@ fn transforms(wasm: &[u8], module: &Path) -> Vec<(Rt, Box<dyn Transform>)> {
                 module,
                 limits(),
             )),
-        )),
-        None => {
-            // Not installed: the gateway says so on every request (a 500).
-            let mut t = SpawnTransform::new(
-                CliRuntime::Wasmedge,
-                "/nonexistent/wasmedge",
-                module,
-                limits(),
-            );
-            let err = t.apply(b"hello").unwrap_err();
-            assert_eq!(
-                err,
-                TransformError::Runtime(CliRuntime::Wasmedge.not_found_message())
-            );
-            eprintln!("hostile: wasmedge skipped: {err} (set WASMEDGE=/path to run it)");
-        }
+        ));
     }
     all
 }
@@ -147,6 +171,15 @@ fn check(name: &str, body: &[u8], expect: impl Fn(Rt) -> Expect) {
                 assert!(
                     result.is_err() && !matches!(result, Err(TransformError::Timeout { .. })),
                     "{what}"
+                );
+                assert!(took < deadline, "{what}");
+            }
+            Expect::Refused(why) => {
+                assert!(
+                    result
+                        .as_ref()
+                        .is_err_and(|err| err.to_string().contains(why)),
+                    "{what}; expected a refusal saying {why:?}"
                 );
                 assert!(took < deadline, "{what}");
             }
@@ -191,13 +224,57 @@ fn exit_3_is_a_500() {
 }
 
 #[test]
-fn exit_256_is_a_500_where_the_gateway_can_tell() {
+fn exit_256_is_a_500_under_every_runtime() {
+    let refusal = truncated_exit_refusal();
     check("exit256", b"hello", |rt| match rt {
-        // WasmEdge hands 256 to exit(2); the OS keeps 8 bits, so the gateway
-        // sees a clean exit with no output. Stated, not fixed: see the README.
-        Rt::Wasmedge => Expect::Ok(b""),
-        Rt::Embedded | Rt::Pooled | Rt::Wasmtime => Expect::Error,
+        // WasmEdge hands 256 to exit_group(2), which the OS would cut to 0:
+        // the exit guard kills it first (SIGSYS).
+        Rt::Wasmedge => Expect::Refused(refusal),
+        _ => Expect::Error,
     });
+}
+
+#[test]
+fn exit_256_under_wasmedge_without_the_exit_guard_is_still_a_500() {
+    // As where seccomp is unavailable: the status arrives as 0 with no
+    // output, and that is refused.
+    let dir = TempDir::new("exit256-unguarded");
+    let (_, module) = compile("exit256", &dir);
+    let Some(bin) = wasmedge_or_skip(&module) else {
+        return;
+    };
+    let mut t =
+        SpawnTransform::new(CliRuntime::Wasmedge, bin, &module, limits()).without_exit_guard();
+    assert!(!t.exit_guarded());
+    assert_eq!(
+        t.apply(b"hello"),
+        Err(TransformError::Trap(UNGUARDED_EMPTY.into()))
+    );
+}
+
+#[test]
+fn exit_256_under_wasmedge_is_a_500_over_http_and_the_gateway_serves_on() {
+    let dir = TempDir::new("exit256-http");
+    let (_, module) = compile("exit256", &dir);
+    let Some(bin) = wasmedge_or_skip(&module) else {
+        return;
+    };
+    let gw = Gateway::start(&[
+        "--runtime",
+        "wasmedge",
+        "--runtime-bin",
+        bin.to_str().unwrap(),
+        "--module",
+        module.to_str().unwrap(),
+    ]);
+    let refusal = truncated_exit_refusal();
+    for _ in 0..2 {
+        let (status, body) = gw.get("/");
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 500, "{body}");
+        assert!(body.contains(refusal), "{body}");
+    }
+    assert_eq!(gw.get("/health"), (200, b"ok".to_vec()));
 }
 
 #[test]

@@ -8,7 +8,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use gateway_host::child::{self, Bounds, RunError};
-use gateway_host::{CliRuntime, Limits, SpawnTransform};
+use gateway_host::spawn::UNGUARDED_EMPTY;
+use gateway_host::{exit_guard, CliRuntime, Limits, SpawnTransform};
 use gateway_native::{Transform, TransformError};
 
 const TIMEOUT: Duration = Duration::from_millis(300);
@@ -101,6 +102,94 @@ fn death_by_signal_is_a_trap() {
     match t.apply(b"x") {
         Err(TransformError::Trap(msg)) => assert!(msg.contains("signal 11"), "{msg}"),
         other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+/// Set in the child [`exiting`] starts: the status [`exit_helper`] exits with.
+const EXIT_STATUS_ENV: &str = "GATEWAY_IT_EXIT_STATUS";
+
+/// Does nothing in a normal run. In the stand-in runtime [`exiting`] starts
+/// (this test binary again), calls exit(3) with `$GATEWAY_IT_EXIT_STATUS`
+/// after a thread has come and gone, as WasmEdge ends on `proc_exit`.
+#[test]
+fn exit_helper() {
+    let Ok(status) = std::env::var(EXIT_STATUS_ENV) else {
+        return;
+    };
+    std::thread::spawn(|| ()).join().unwrap();
+    std::process::exit(status.parse().expect("a status"));
+}
+
+/// A "runtime" that writes nothing and exits with `status`, whole: this
+/// binary's [`exit_helper`], its stdout and stderr sent to /dev/null.
+fn exiting(status: i32) -> SpawnTransform {
+    let exe = std::env::current_exe().unwrap();
+    let script = format!(
+        "{EXIT_STATUS_ENV}={status} exec \"$0\" --exact spawn::exit_helper \
+         --test-threads=1 >/dev/null 2>&1"
+    );
+    let args = vec!["-c".into(), script.into(), exe.into()];
+    SpawnTransform::with_command(CliRuntime::Wasmedge, "/bin/sh", args, limits())
+}
+
+#[test]
+fn an_exit_status_the_os_would_truncate_is_refused() {
+    // exit(256) would arrive as 0 with no output: the 200 the guard prevents.
+    let guarded = match exit_guard::available() {
+        Ok(()) => true,
+        Err(why) => {
+            eprintln!("spawn: {why}; checking the fallback's refusal");
+            false
+        }
+    };
+    let want = if guarded {
+        exit_guard::KILLED
+    } else {
+        UNGUARDED_EMPTY
+    };
+    for status in [256, 512, -1] {
+        let mut t = exiting(status);
+        assert_eq!(t.exit_guarded(), guarded);
+        let got = t.apply(b"x");
+        assert_eq!(
+            got,
+            Err(TransformError::Trap(want.into())),
+            "exit({status})"
+        );
+    }
+    // Whole statuses pass as they are, and so does a clean exit with output.
+    assert_eq!(exiting(3).apply(b"x"), Err(TransformError::Exit(3)));
+    assert_eq!(exiting(255).apply(b"x"), Err(TransformError::Exit(255)));
+    assert_eq!(sh(ECHO).apply(b"ok").unwrap(), b"wasm:ok");
+}
+
+#[test]
+fn without_the_exit_guard_an_empty_clean_exit_is_refused() {
+    // The fallback where seccomp is unavailable: exit(256) arrives as 0.
+    let mut t = exiting(256).without_exit_guard();
+    assert_eq!(
+        t.apply(b"x"),
+        Err(TransformError::Trap(UNGUARDED_EMPTY.into()))
+    );
+    assert_eq!(
+        exiting(0).without_exit_guard().apply(b"x"),
+        Err(TransformError::Trap(UNGUARDED_EMPTY.into()))
+    );
+    // Output, or a non-zero status, is judged as before.
+    let mut echo = sh(ECHO).without_exit_guard();
+    assert_eq!(echo.apply(b"ok").unwrap(), b"wasm:ok");
+    assert_eq!(
+        exiting(3).without_exit_guard().apply(b"x"),
+        Err(TransformError::Exit(3))
+    );
+}
+
+#[test]
+fn a_guarded_clean_exit_with_no_output_is_still_a_200() {
+    // With the guard, an empty body is a module's own answer.
+    let mut t = exiting(0);
+    if t.exit_guarded() {
+        assert_eq!(t.apply(b"x"), Ok(Vec::new()));
     }
 }
 
