@@ -257,7 +257,9 @@ mod tests {
     }
 
     fn run_guarded(what: &str, guarded: bool) -> ExitStatus {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        // This process's own image, even if a concurrent build has replaced
+        // the file at its path since it started (the forked child execs it).
+        let mut cmd = Command::new("/proc/self/exe");
         cmd.args(["--exact", "exit_guard::tests::helper", "--test-threads=1"])
             .env(HELPER_ENV, what)
             .stdout(Stdio::null())

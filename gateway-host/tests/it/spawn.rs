@@ -123,7 +123,9 @@ fn exit_helper() {
 /// A "runtime" that writes nothing and exits with `status`, whole: this
 /// binary's [`exit_helper`], its stdout and stderr sent to /dev/null.
 fn exiting(status: i32) -> SpawnTransform {
-    let exe = std::env::current_exe().unwrap();
+    // This process's image, even if a concurrent build has replaced the file
+    // at its path since it started (as `current_exe()` would then name).
+    let exe = format!("/proc/{}/exe", std::process::id());
     let script = format!(
         "{EXIT_STATUS_ENV}={status} exec \"$0\" --exact spawn::exit_helper \
          --test-threads=1 >/dev/null 2>&1"
