@@ -1,5 +1,5 @@
 //! The gateway with its response body passed through a Wasm module: in-process
-//! Wasmtime ([`embedded`], [`pooled`]) or a runtime process per request
+//! Wasmtime ([`embedded`], [`pooled`], [`lean`]) or a runtime process per request
 //! ([`spawn`]); [`work`] adds the second module. The
 //! binary (`main.rs`) picks one and hands it to `gateway_native`'s server.
 
@@ -9,6 +9,7 @@ pub mod embedded;
 mod epoch;
 pub mod exit_guard;
 mod host_deadline;
+pub mod lean;
 pub mod limits;
 pub mod pooled;
 pub mod runtime;
@@ -16,6 +17,7 @@ pub mod spawn;
 pub mod work;
 
 pub use embedded::EmbeddedTransform;
+pub use lean::LeanTransform;
 pub use limits::Limits;
 pub use pooled::PooledTransform;
 pub use runtime::{CliRuntime, Runtime};

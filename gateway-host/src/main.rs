@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use gateway_host::{
-    pooled, EmbeddedTransform, Limits, PooledTransform, Runtime, SpawnTransform, WithWork,
+    lean, pooled, EmbeddedTransform, LeanTransform, Limits, PooledTransform, Runtime,
+    SpawnTransform, WithWork,
 };
 use gateway_native::{ServerArgs, Transform};
 
@@ -28,8 +29,9 @@ struct Args {
     #[arg(long, env = "WASM_WORK_MODULE")]
     work_module: Option<PathBuf>,
 
-    /// Precompile `--module` for `--runtime wasmtime_pooled` into this
-    /// `.cwasm` file and exit (`cargo xtask build` does it).
+    /// Precompile `--module` for `--runtime wasmtime_pooled` (or
+    /// `wasmtime_lean`, when named) into this `.cwasm` file and exit
+    /// (`cargo xtask build` does it).
     #[arg(long, value_name = "CWASM")]
     precompile_to: Option<PathBuf>,
 
@@ -61,7 +63,7 @@ fn main() -> ExitCode {
     // gateway-native does.
     gateway_native::signals::exit_on_termination();
     if let Some(out) = &args.precompile_to {
-        return match precompile(&args.module, out) {
+        return match precompile(args.runtime, &args.module, out) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("gateway-host: {err:#}");
@@ -93,11 +95,16 @@ fn build_transform(args: &Args) -> anyhow::Result<Box<dyn Transform>> {
         Runtime::WasmtimePooled => Some(pooled::engine()?),
         _ => None,
     };
+    let lean_engine = match args.runtime {
+        Runtime::WasmtimeLean => Some(lean::engine()?),
+        _ => None,
+    };
     let spec = LoadSpec {
         runtime: args.runtime,
         runtime_bin: args.runtime_bin.clone(),
         limits: Limits::from_flags(args.wasm_timeout_ms, args.wasm_max_memory_mb),
         pooled_engine,
+        lean_engine,
     };
     let study = load(&spec, &args.module)?;
     let Some(path) = args.work_module.clone() else {
@@ -118,6 +125,7 @@ struct LoadSpec {
     runtime_bin: Option<PathBuf>,
     limits: Limits,
     pooled_engine: Option<wasmtime::Engine>,
+    lean_engine: Option<wasmtime::Engine>,
 }
 
 fn load(spec: &LoadSpec, module: &Path) -> anyhow::Result<Box<dyn Transform>> {
@@ -126,6 +134,9 @@ fn load(spec: &LoadSpec, module: &Path) -> anyhow::Result<Box<dyn Transform>> {
         return Ok(Box::new(PooledTransform::from_file(
             engine, module, limits,
         )?));
+    }
+    if let Some(engine) = &spec.lean_engine {
+        return Ok(Box::new(LeanTransform::from_file(engine, module, limits)?));
     }
     let Some(cli) = spec.runtime.cli() else {
         let transform = EmbeddedTransform::from_file(module, limits)?;
@@ -146,10 +157,13 @@ fn load(spec: &LoadSpec, module: &Path) -> anyhow::Result<Box<dyn Transform>> {
 
 /// Writes the `.cwasm` through a temporary file, so a reader never maps a
 /// half-written one.
-fn precompile(module: &Path, out: &Path) -> anyhow::Result<()> {
+fn precompile(runtime: Runtime, module: &Path, out: &Path) -> anyhow::Result<()> {
     let wasm = std::fs::read(module).with_context(|| format!("module {}", module.display()))?;
-    let cwasm =
-        pooled::precompile(&wasm).with_context(|| format!("module {}", module.display()))?;
+    let cwasm = match runtime {
+        Runtime::WasmtimeLean => lean::precompile(&wasm),
+        _ => pooled::precompile(&wasm),
+    }
+    .with_context(|| format!("module {}", module.display()))?;
     let tmp = out.with_extension("cwasm.tmp");
     std::fs::write(&tmp, cwasm).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;

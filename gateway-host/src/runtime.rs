@@ -25,6 +25,11 @@ pub enum Runtime {
     /// `wasmtime run --allow-precompiled MODULE.cwasm` per request.
     #[value(name = "wasmtime_aot")]
     WasmtimeAot,
+    /// `wasmtime_pooled` with a minimal WASI preview1 of its own instead of
+    /// wasmtime-wasi; still a fresh instance and memory per request (see
+    /// `lean`).
+    #[value(name = "wasmtime_lean")]
+    WasmtimeLean,
 }
 
 impl Runtime {
@@ -36,13 +41,14 @@ impl Runtime {
             Runtime::Wasmedge => CliRuntime::Wasmedge.name(),
             Runtime::WasmtimePooled => "wasmtime_pooled",
             Runtime::WasmtimeAot => CliRuntime::WasmtimeAot.name(),
+            Runtime::WasmtimeLean => "wasmtime_lean",
         }
     }
 
     /// The process-per-request runtime this is, if it is one.
     pub fn cli(self) -> Option<CliRuntime> {
         match self {
-            Runtime::WasmtimeEmbedded | Runtime::WasmtimePooled => None,
+            Runtime::WasmtimeEmbedded | Runtime::WasmtimePooled | Runtime::WasmtimeLean => None,
             Runtime::Wasmtime => Some(CliRuntime::Wasmtime),
             Runtime::Wasmedge => Some(CliRuntime::Wasmedge),
             Runtime::WasmtimeAot => Some(CliRuntime::WasmtimeAot),
@@ -222,7 +228,8 @@ mod tests {
                 "wasmtime",
                 "wasmedge",
                 "wasmtime_pooled",
-                "wasmtime_aot"
+                "wasmtime_aot",
+                "wasmtime_lean"
             ]
         );
         for r in Runtime::value_variants() {
@@ -232,6 +239,7 @@ mod tests {
         assert_eq!(Runtime::Wasmedge.cli(), Some(CliRuntime::Wasmedge));
         assert_eq!(Runtime::WasmtimePooled.cli(), None);
         assert_eq!(Runtime::WasmtimeAot.cli(), Some(CliRuntime::WasmtimeAot));
+        assert_eq!(Runtime::WasmtimeLean.cli(), None);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The hostile-module corpus (`gateway-wasm/hostile/*.wat`) against every Wasm
 //! runtime that can run here, each with its expected answer (the corpus's
-//! README has the table): embedded Wasmtime and pooled Wasmtime (from a
-//! precompiled `.cwasm`, as `wasm_host_wasmtime_pooled` loads it) always, the
+//! README has the table): embedded Wasmtime, pooled Wasmtime and lean
+//! Wasmtime (each from a precompiled `.cwasm`, as `wasm_host_wasmtime_pooled`
+//! and `wasm_host_wasmtime_lean` load it) always, the
 //! `wasmtime` CLI always (`cargo xtask test` provides it), `wasmedge` where it
 //! is installed; where it is not, the test checks the reason a gateway gives
 //! and says so.
@@ -15,7 +16,8 @@ use crate::support::{hostile_module, EARLY};
 use gateway_host::exit_guard;
 use gateway_host::spawn::UNGUARDED_EMPTY;
 use gateway_host::{
-    pooled, CliRuntime, EmbeddedTransform, Limits, PooledTransform, SpawnTransform,
+    lean, pooled, CliRuntime, EmbeddedTransform, LeanTransform, Limits, PooledTransform,
+    SpawnTransform,
 };
 use gateway_native::{Transform, TransformError};
 
@@ -43,6 +45,7 @@ enum Expect {
 enum Rt {
     Embedded,
     Pooled,
+    Lean,
     Wasmtime,
     Wasmedge,
 }
@@ -73,6 +76,15 @@ fn pooled_transform(wasm: &[u8], module: &Path) -> PooledTransform {
     .unwrap();
     let engine = pooled::engine().expect("pooled engine");
     PooledTransform::from_file(&engine, &cwasm, limits()).expect("cwasm loads")
+}
+
+/// The lean runtime as the variant runs it: its own WASI layer over a
+/// `.cwasm` in a lean engine.
+fn lean_transform(wasm: &[u8], module: &Path) -> LeanTransform {
+    let cwasm = module.with_extension("lean.cwasm");
+    std::fs::write(&cwasm, lean::precompile(wasm).expect("module precompiles")).unwrap();
+    let engine = lean::engine().expect("lean engine");
+    LeanTransform::from_file(&engine, &cwasm, limits()).expect("cwasm loads")
 }
 
 /// `wasmedge` where it is installed; where it is not, checks the reason the
@@ -116,6 +128,7 @@ fn transforms(wasm: &[u8], module: &Path) -> Vec<(Rt, Box<dyn Transform>)> {
             Box::new(EmbeddedTransform::new(wasm, limits()).expect("module compiles")),
         ),
         (Rt::Pooled, Box::new(pooled_transform(wasm, module))),
+        (Rt::Lean, Box::new(lean_transform(wasm, module))),
         (
             Rt::Wasmtime,
             Box::new(SpawnTransform::new(

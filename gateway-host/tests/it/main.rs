@@ -6,6 +6,7 @@ mod support;
 mod embedded;
 mod gateway;
 mod hostile;
+mod lean;
 mod pooled;
 mod real_module;
 mod sleep_deadline;

@@ -3,8 +3,8 @@
 //! with `--wasm-timeout-ms 1000` answers 500 at about 1 s, and the
 //! single-threaded gateway is free again: `/health` answers at once after
 //! it, and one queued behind the sleeping request is answered at the
-//! deadline, not 10 s later. For each in-process runtime (embedded and
-//! pooled), where epoch interruption alone would not reach the sleep.
+//! deadline, not 10 s later. For each in-process runtime (embedded, pooled
+//! and lean), where epoch interruption alone would not reach the sleep.
 
 use std::time::{Duration, Instant};
 
@@ -75,4 +75,9 @@ fn embedded_cuts_a_sleep_at_the_deadline_and_serves_on() {
 #[test]
 fn pooled_cuts_a_sleep_at_the_deadline_and_serves_on() {
     check("wasmtime_pooled");
+}
+
+#[test]
+fn lean_cuts_a_sleep_at_the_deadline_and_serves_on() {
+    check("wasmtime_lean");
 }

@@ -1,0 +1,229 @@
+//! `wasmtime_lean`: `pooled`'s design (precompiled module, `InstancePre`,
+//! pooling allocator with copy-on-write images) made cheaper per request.
+//! Every request still gets a fresh store, a fresh instance and a fresh
+//! linear memory; what changes:
+//!
+//! - the host calls are [`host_calls`]' few `func_wrap` functions over two
+//!   byte buffers, not wasmtime-wasi's context, tables and pipes;
+//! - the memory slot's reset keeps what measured cheapest (see [`config`]).
+//!
+//! The limits are `pooled`'s: the epoch deadline (and `poll_oneoff` bounded
+//! by it), the memory cap (`StoreLimits`), output over the cap, a non-zero
+//! exit and a trap are errors.
+
+mod host_calls;
+mod stubs;
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use gateway_native::{Transform, TransformError};
+use wasmtime::{
+    Config, Enabled, Engine, Extern, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    ModuleExport, PoolingAllocationConfig, Store, StoreLimitsBuilder, Trap,
+};
+
+use crate::epoch;
+use crate::limits::Limits;
+use host_calls::{Exit, OutputOverCap, RequestState};
+
+/// Slots in the pool: one study and one work instance live at a time.
+const POOL_SLOTS: u32 = 4;
+
+/// Bytes of a memory (or table) slot PAGEMAP_SCAN may find dirty and
+/// restore in place (memcpy from the image, or memset), the pages staying
+/// resident; past it the rest is decommitted. A hello dirties a few pages
+/// (the top of the module's stack, its heap, a data page).
+const KEEP_RESIDENT: usize = 2 << 20;
+
+/// The engine settings. The compiler-relevant ones (everything outside the
+/// pool: epoch interruption, copy-on-write images, the default memory
+/// reservation) are `pooled`'s, so a `.pooled.cwasm` loads here too; the pool's
+/// own options are not part of what a `.cwasm` must match.
+///
+/// The slot reset is `pooled`'s because every alternative measured worse
+/// on hello (`cargo xtask bench instructions` / `bench throughput`, CPU ms
+/// per 1000 requests): decommitting instead of restoring (`keep_resident`
+/// 0) saves a third of the user-space instructions callgrind counts but
+/// costs page faults on the next request, which it does not count (CPU
+/// 1.5x native became 2.3x); decommitting the table slot alone was also
+/// slower; without copy-on-write images (`memory_init_cow(false)`) each
+/// instantiation copies the data segments (+8% instructions); without
+/// PAGEMAP_SCAN the whole resident part is memset, dirty or not.
+pub fn config() -> Config {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_core_instances(POOL_SLOTS)
+        .total_component_instances(POOL_SLOTS)
+        .total_memories(POOL_SLOTS)
+        .total_tables(POOL_SLOTS)
+        .total_stacks(POOL_SLOTS)
+        .total_gc_heaps(POOL_SLOTS)
+        .pagemap_scan(Enabled::Auto)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT);
+    let mut config = Config::new();
+    config
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .memory_init_cow(true)
+        .epoch_interruption(true);
+    config
+}
+
+/// An engine with [`config`] and its epoch ticker running.
+pub fn engine() -> anyhow::Result<Engine> {
+    let engine = Engine::new(&config())
+        .map_err(anyhow::Error::from)
+        .context("creating the lean Wasmtime engine")?;
+    epoch::start_ticker(&engine).context("starting the epoch thread")?;
+    Ok(engine)
+}
+
+/// Compile a module (`.wasm` or WAT) to the `.cwasm` bytes [`LeanTransform`]
+/// loads.
+pub fn precompile(wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let engine = Engine::new(&config()).map_err(anyhow::Error::from)?;
+    engine
+        .precompile_module(wasm)
+        .map_err(anyhow::Error::from)
+        .context("precompiling the module")
+}
+
+/// A `.cwasm` is an ELF image; a `.wasm` starts with `\0asm`, WAT with text.
+fn is_elf(path: &Path) -> std::io::Result<bool> {
+    use std::io::Read as _;
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(path)?.read(&mut magic)?;
+    Ok(n == 4 && magic == *b"\x7fELF")
+}
+
+/// Runs a WASI preview1 command module per body, with [`host_calls`] as its
+/// WASI, from pre-linked, pooled instances.
+pub struct LeanTransform {
+    pre: InstancePre<RequestState>,
+    /// `_start` and `memory`, found once by name, taken per request by index.
+    start: ModuleExport,
+    memory: Option<ModuleExport>,
+    engine: Engine,
+    limits: Limits,
+    epoch_ticks: u64,
+}
+
+impl LeanTransform {
+    /// Loads `path` into `engine`: a `.cwasm` is mapped as it is, a `.wasm`
+    /// (or WAT) compiled now.
+    pub fn from_file(engine: &Engine, path: &Path, limits: Limits) -> anyhow::Result<Self> {
+        let module =
+            if is_elf(path).with_context(|| format!("cannot read module {}", path.display()))? {
+                // SAFETY: as in `pooled`: the file is made by `cargo xtask
+                // build` with the same engine settings by the same build of
+                // this binary, and Wasmtime's header check refuses another
+                // version's or configuration's.
+                unsafe { Module::deserialize_file(engine, path) }
+            } else {
+                Module::from_file(engine, path)
+            };
+        let module = module
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("loading module {}", path.display()))?;
+        Self::new(engine, &module, limits)
+    }
+
+    /// Links `module` against the lean WASI layer once. An import the layer
+    /// does not define fails here, naming it.
+    pub fn new(engine: &Engine, module: &Module, limits: Limits) -> anyhow::Result<Self> {
+        let start = module
+            .get_export_index("_start")
+            .context("the module exports no `_start`: it is not a WASI command")?;
+        let mut linker = Linker::new(engine);
+        host_calls::link(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("defining the lean WASI host calls")?;
+        let pre = linker
+            .instantiate_pre(module)
+            .map_err(anyhow::Error::from)
+            .context("linking the module against the lean WASI preview1 layer")?;
+        Ok(LeanTransform {
+            pre,
+            start,
+            memory: module.get_export_index("memory"),
+            engine: engine.clone(),
+            limits,
+            epoch_ticks: epoch::ticks_for(limits.timeout),
+        })
+    }
+
+    fn run(&self, body: &[u8]) -> Result<Vec<u8>, TransformError> {
+        let started = Instant::now();
+        let limits = &self.limits;
+        let state = RequestState::new(
+            body,
+            limits.max_output_bytes,
+            StoreLimitsBuilder::new()
+                .memory_size(limits.max_memory_bytes)
+                .build(),
+            started,
+            started + limits.timeout,
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        // Relative to the current epoch, so it covers instantiation too.
+        store.set_epoch_deadline(self.epoch_ticks);
+        let outcome = self.call(&mut store);
+        // Dropping the store returns the slot to the pool (its reset).
+        let stdout = std::mem::take(&mut store.data_mut().stdout);
+        drop(store);
+        match outcome {
+            Ok(()) => Ok(stdout),
+            Err(err) => classify(err, limits).map(|()| stdout),
+        }
+    }
+
+    /// Instantiates, points the host calls at the memory, runs `_start`.
+    fn call(&self, store: &mut Store<RequestState>) -> wasmtime::Result<()> {
+        let instance = self.pre.instantiate(&mut *store)?;
+        if let Some(index) = &self.memory {
+            if let Some(Extern::Memory(memory)) = instance.get_module_export(&mut *store, index) {
+                store.data_mut().memory = Some(memory);
+            }
+        }
+        match instance.get_module_export(&mut *store, &self.start) {
+            Some(Extern::Func(start)) => start.typed::<(), ()>(&*store)?.call(&mut *store, ()),
+            _ => Err(wasmtime::Error::msg(
+                "the module's `_start` is not a function",
+            )),
+        }
+    }
+}
+
+/// Maps a failed call to the server's error: `proc_exit(0)` is success, an
+/// interrupt is the deadline, anything else a trap.
+fn classify(err: wasmtime::Error, limits: &Limits) -> Result<(), TransformError> {
+    if let Some(Exit(code)) = err.downcast_ref::<Exit>() {
+        return match *code {
+            0 => Ok(()),
+            status => Err(TransformError::Exit(status)),
+        };
+    }
+    if let Some(over) = err.downcast_ref::<OutputOverCap>() {
+        return Err(TransformError::Trap(over.to_string()));
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => Err(TransformError::Timeout {
+            after_ms: limits.timeout_ms(),
+        }),
+        Some(trap) => Err(TransformError::Trap(trap.to_string())),
+        // E.g. a memory grow the limiter refused: its innermost cause.
+        None => Err(TransformError::Trap(err.root_cause().to_string())),
+    }
+}
+
+impl Transform for LeanTransform {
+    fn name(&self) -> &str {
+        "wasmtime_lean"
+    }
+
+    fn apply(&mut self, body: &[u8]) -> Result<Vec<u8>, TransformError> {
+        self.run(body)
+    }
+}
