@@ -143,6 +143,18 @@ pub const VARIANTS: &[Variant] = &[
         about: "gateway-host, Wasmtime in-process the production way: precompiled .cwasm, InstancePre, pooling allocator with CoW memory images; still a fresh instance, memory and WASI ctx per request",
     },
     Variant {
+        name: "wasm_host_wasmtime_lean",
+        launch: Launch::Host {
+            runtime: "wasmtime_lean",
+            // Its engine compiles as the pooled one does, so the same files.
+            modules: Modules::HostCwasm,
+        },
+        role: Role::InProcess,
+        study: false,
+        colour: (117, 112, 179), // purple
+        about: "gateway-host, the pooled design with a minimal WASI preview1 of its own (func_wrap host calls over two buffers) instead of wasmtime-wasi; still a fresh instance and memory per request",
+    },
+    Variant {
         name: "wasm_host_wasmtime",
         launch: Launch::Host {
             runtime: "wasmtime",
@@ -753,6 +765,7 @@ mod tests {
                 "native_docker_host",
                 "wasm_host_wasmtime_embedded",
                 "wasm_host_wasmtime_pooled",
+                "wasm_host_wasmtime_lean",
                 "wasm_host_wasmtime",
                 "wasm_host_wasmtime_aot",
                 "wasm_host_cli"
