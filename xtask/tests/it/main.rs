@@ -11,6 +11,7 @@ mod cold;
 mod compare;
 mod docker_relay;
 mod export;
+mod fuzz;
 mod history;
 mod instructions;
 mod load;
