@@ -15,7 +15,10 @@
 //! ~7 s answering requests nobody waits for). The resource sampler
 //! reads the gateway's process tree (or its container and Docker's relay)
 //! every 50 ms, and the load thread takes a reading at each edge of the
-//! window, so CPU per request covers exactly the counted requests.
+//! window, so CPU per request covers exactly the counted requests. A
+//! closed-loop window lasts at least [`WINDOW_LATENCIES`] mean latencies of
+//! its own responses, so Little's ratio compares the window's throughput
+//! with latencies set inside it, not by the seconds before it opened.
 
 use std::time::Duration;
 
@@ -38,6 +41,15 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// 1200 queued connections at ~10 ms each (a CLI variant) take 12 s.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// A closed-loop window lasts at least this many mean latencies of its own
+/// responses (and at least the profile's duration). Little's law compares
+/// the window's throughput with latencies that began up to one latency
+/// before it: in a 1 s window at 400 connections and ~100 requests/s (4 s
+/// latencies) it compared two different stretches of time, and the ratio
+/// read the rate's drift (0.81 to 1.17 over three repeats), not the cell.
+pub const WINDOW_LATENCIES: f64 = 3.0;
+/// ... but no longer than this (a cell that hits it says so in its detail).
+pub const WINDOW_MAX: Duration = Duration::from_secs(30);
 /// A leftover queue that would take longer than this to answer is discarded
 /// by a restart instead (closing the listener resets every queued
 /// connection); a restart and primer cost well under it.
@@ -210,8 +222,12 @@ fn run_variant(
                         sampled: m.sampled,
                     };
                     results::write_json(&s.path(&raw), &record)?;
-                    s.progress.done(&label, s.profile.duration, &outcome);
+                    let window = Duration::from_secs_f64(record.load.elapsed_s);
+                    s.progress.done(&label, window, &outcome);
                     let mut c = cell(variant, workload, *point, repeat, None);
+                    if let Some(note) = window_note(&record.load, s.profile.duration) {
+                        c.detail = format!("{}; {note}", c.detail);
+                    }
                     if died {
                         c.status = CellStatus::Failed;
                         c.error = Some("the gateway died during the cell".to_owned());
@@ -377,6 +393,26 @@ fn leftover(load: &LoadResult) -> Duration {
     Duration::try_from_secs_f64(load.in_flight_at_end as f64 / load.rps).unwrap_or(Duration::MAX)
 }
 
+/// The manifest's word on a window the latency rule lengthened past the
+/// profile's duration (`None` when it did not): how long, and how many mean
+/// latencies it spans, or that it stopped at the cap short of the rule.
+fn window_note(load: &LoadResult, duration: Duration) -> Option<String> {
+    let window = load.elapsed_s;
+    if load.mode != Mode::Closed || load.interrupted || window <= duration.as_secs_f64() + 1e-3 {
+        return None;
+    }
+    let mean_s = load.latency.mean_us / 1e6;
+    let spans = if mean_s > 0.0 { window / mean_s } else { 0.0 };
+    let capped = spans + 1e-6 < WINDOW_LATENCIES && window + 1e-3 >= WINDOW_MAX.as_secs_f64();
+    Some(format!(
+        "window {window:.1} s = {spans:.1} mean latencies of {mean_s:.2} s (rule: at least \
+         {WINDOW_LATENCIES} latencies, at least {:.0} s, at most {:.0} s){}",
+        duration.as_secs_f64(),
+        WINDOW_MAX.as_secs_f64(),
+        if capped { "; stopped at the cap" } else { "" }
+    ))
+}
+
 /// What one cell measured.
 struct Measured {
     load: LoadResult,
@@ -392,6 +428,8 @@ fn measure(s: &Session, running: &Gateway, workload: &Workload, point: Point) ->
     spec.warmup = s.profile.warmup;
     spec.steady = true;
     spec.warmup_max = s.profile.warmup_max;
+    spec.window_latencies = WINDOW_LATENCIES;
+    spec.window_max = WINDOW_MAX;
     spec.timeout = REQUEST_TIMEOUT;
     match point {
         Point::Closed {

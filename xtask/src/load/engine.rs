@@ -111,9 +111,26 @@ pub(super) fn drive(
                 window = Some((from, from + spec.duration, cpu));
             }
         }
-        if let Some((_, to, _)) = window {
-            if now >= to {
-                break to;
+        if let Some((from, to, _)) = window.as_mut() {
+            // Closed loop: the window stays open until it spans
+            // `window_latencies` mean latencies of what it counted (at most
+            // `window_max`); moved on before the end is reached, so no
+            // answer at the old end is lost.
+            if spec.mode == Mode::Closed && spec.window_latencies > 0.0 {
+                let end = super::window_end(
+                    *from,
+                    spec.duration,
+                    spec.window_latencies,
+                    e.rec.mean_latency(),
+                    spec.window_max,
+                );
+                if end > *to {
+                    *to = end;
+                    e.rec.open(*from, end);
+                }
+            }
+            if now >= *to {
+                break *to;
             }
         }
         if e.rec.completed() >= e.max_requests {

@@ -79,6 +79,16 @@ pub struct LoadSpec {
     /// `warmup_max`. A slow server at many connections needs seconds.
     pub steady: bool,
     pub warmup_max: Duration,
+    /// Closed loop: the window stays open past `duration` until it spans at
+    /// least this many mean latencies of the responses it counted (0: exactly
+    /// `duration`), at most `window_max`. Little's law relates the window's
+    /// throughput to latencies that began up to one latency before it opened,
+    /// so a window shorter than a few latencies compares two different
+    /// stretches of time; see [`window_end`].
+    pub window_latencies: f64,
+    /// Cap of the window `window_latencies` lengthens (ignored below
+    /// `duration`).
+    pub window_max: Duration,
     pub mode: Mode,
     /// Send `Connection: keep-alive`. Without it the request has no
     /// Connection header (like wrk). Either way a connection is reused
@@ -107,6 +117,8 @@ impl LoadSpec {
             warmup: Duration::ZERO,
             steady: false,
             warmup_max: Duration::ZERO,
+            window_latencies: 0.0,
+            window_max: Duration::ZERO,
             mode: Mode::Closed,
             keep_alive: false,
             timeout: Duration::from_secs(5),
@@ -114,6 +126,24 @@ impl LoadSpec {
             pin_cpu: None,
         }
     }
+}
+
+/// Where the measured window that opened at `from` with at least `duration`
+/// ends, given the mean latency of the responses it has counted so far: at
+/// `from + max(duration, latencies x mean)`, capped at `from + max(duration,
+/// cap)`. The engine applies it when the window reaches its current end, so
+/// it is the rule a reader can check in a result: `elapsed_s >=
+/// latencies x latency.mean_us`, unless the cap was reached.
+pub fn window_end(
+    from: std::time::Instant,
+    duration: Duration,
+    latencies: f64,
+    mean_latency: Duration,
+    cap: Duration,
+) -> std::time::Instant {
+    let wanted = Duration::try_from_secs_f64(mean_latency.as_secs_f64() * latencies.max(0.0))
+        .unwrap_or(Duration::MAX);
+    from + duration.max(wanted.min(cap))
 }
 
 /// An edge of the measured window, reported to [`run_observed`]'s observer
@@ -160,5 +190,36 @@ pub fn run_observed(
             }
             engine::drive(spec, &mut open::Open::new(rate), stop, edge)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn window_spans_the_latencies_asked_between_duration_and_cap() {
+        let from = Instant::now();
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        // 4 s latencies, a 1 s window asked, 3 latencies: 12 s.
+        assert_eq!(window_end(from, s(1), 3.0, s(4), s(30)), from + s(12));
+        // Latencies short next to the duration: the duration.
+        assert_eq!(window_end(from, s(1), 3.0, ms(80), s(30)), from + s(1));
+        // Nothing answered yet: the duration.
+        assert_eq!(
+            window_end(from, s(1), 3.0, Duration::ZERO, s(30)),
+            from + s(1)
+        );
+        // The cap stops it short of the rule, never below the duration.
+        assert_eq!(window_end(from, s(1), 3.0, s(20), s(30)), from + s(30));
+        assert_eq!(window_end(from, s(40), 3.0, s(20), s(30)), from + s(40));
+        // Off (0 latencies, or no cap as `LoadSpec::new` has it).
+        assert_eq!(window_end(from, s(1), 0.0, s(4), s(30)), from + s(1));
+        assert_eq!(
+            window_end(from, s(1), 3.0, s(4), Duration::ZERO),
+            from + s(1)
+        );
     }
 }

@@ -243,6 +243,9 @@ pub(super) struct Recorder {
     errors: Errors,
     censored: u64,
     connects: u64,
+    /// Sum of the recorded latencies, for their running mean (the
+    /// histogram's own mean walks every bucket).
+    latency_sum: Duration,
 }
 
 impl Recorder {
@@ -256,6 +259,7 @@ impl Recorder {
             errors: Errors::default(),
             censored: 0,
             connects: 0,
+            latency_sum: Duration::ZERO,
         }
     }
 
@@ -266,6 +270,15 @@ impl Recorder {
 
     pub(super) fn window(&self) -> Option<(Instant, Instant)> {
         self.window
+    }
+
+    /// Mean latency of what the window has recorded so far (zero before
+    /// anything is).
+    pub(super) fn mean_latency(&self) -> Duration {
+        match self.hist.len() {
+            0 => Duration::ZERO,
+            n => self.latency_sum / u32::try_from(n).unwrap_or(u32::MAX),
+        }
     }
 
     fn counts(&self, at: Instant) -> bool {
@@ -279,7 +292,7 @@ impl Recorder {
         }
         if (200..300).contains(&status) {
             self.ok += 1;
-            record_latency(&mut self.hist, at.saturating_duration_since(origin));
+            self.record(at.saturating_duration_since(origin));
         } else {
             self.non_2xx += 1;
             self.by_status[usize::from(status).min(999)] += 1;
@@ -293,7 +306,12 @@ impl Recorder {
             return;
         }
         self.censored += 1;
-        record_latency(&mut self.hist, at.saturating_duration_since(origin));
+        self.record(at.saturating_duration_since(origin));
+    }
+
+    fn record(&mut self, latency: Duration) {
+        record_latency(&mut self.hist, latency);
+        self.latency_sum += latency;
     }
 
     pub(super) fn connect(&mut self, at: Instant) {

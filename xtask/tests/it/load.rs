@@ -520,3 +520,48 @@ fn the_window_edges_are_reported_and_the_load_thread_measured() {
         "one connection per request: {r:?}"
     );
 }
+
+/// A serial server at 10 ms a request and 20 connections: ~200 ms latencies,
+/// as long as the 200 ms window asked. With `window_latencies` the window
+/// stays open until it spans that many mean latencies of its own responses
+/// (the rule a reader checks in the result), up to `window_max`; without it,
+/// it is the duration.
+#[test]
+fn closed_window_spans_the_mean_latencies_asked() {
+    let server = spawn_server(false, |s| answer(s, Reply::hello(10)));
+    let mut s = spec(server.addr, 20, 200);
+    s.steady = true;
+    s.warmup_max = Duration::from_secs(5);
+
+    let plain = load::run(&s, &never).unwrap();
+    assert_no_errors(&plain);
+    assert!((plain.elapsed_s - 0.2).abs() < 1e-6, "{}", plain.elapsed_s);
+
+    s.window_latencies = 3.0;
+    s.window_max = Duration::from_secs(10);
+    let r = load::run(&s, &never).unwrap();
+    assert_no_errors(&r);
+    let mean_s = r.latency.mean_us / 1e6;
+    assert!(
+        mean_s > 0.1,
+        "latencies of a serial 10 ms server at 20: {mean_s}"
+    );
+    assert!(
+        r.elapsed_s >= 3.0 * mean_s * 0.999,
+        "window {} s, 3 x mean latency {} s",
+        r.elapsed_s,
+        3.0 * mean_s
+    );
+    // It ends when the rule is met, not much later (one tick of slack, and
+    // the mean moves while it waits).
+    assert!(r.elapsed_s < 3.0 * mean_s * 2.0, "window {} s", r.elapsed_s);
+
+    // The cap wins over the rule, never over the duration.
+    s.window_max = Duration::from_millis(300);
+    let capped = load::run(&s, &never).unwrap();
+    assert!(
+        (capped.elapsed_s - 0.3).abs() < 1e-6,
+        "{}",
+        capped.elapsed_s
+    );
+}
