@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
+use crate::provenance;
 use crate::variants::{self, Modules, Variant};
 use crate::{docker, files, paths, tools, wasmtime_cli};
 
@@ -40,99 +41,152 @@ pub fn run(args: &BuildArgs) -> Result<()> {
 /// Build everything; the hard failures (a crate that does not compile) are
 /// errors, the missing optional pieces are skipped steps.
 pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
-    let mut steps = Vec::new();
+    let every: Vec<&'static Variant> = variants::VARIANTS.iter().collect();
+    build_for(args, &every)
+}
 
+/// Build what `selected` run, from this checkout: a bench of `native_local`
+/// alone does not wait for Wasmtime. Outputs this build cannot vouch for as
+/// built from these sources are cleaned first, and afterwards every output
+/// is checked to be this tree's (`provenance`).
+pub fn build_for(args: &BuildArgs, selected: &[&'static Variant]) -> Result<Vec<Step>> {
+    let mut steps = Vec::new();
     let tree = Tree::here();
+    let units = provenance::units_for(selected);
+    let _lock = provenance::lock(&tree.target)?;
+    provenance::prepare(&tree, &units, provenance::Clean::Doubtful)?;
+    let wants = |pred: &dyn Fn(&Variant) -> bool| selected.iter().any(|v| pred(v));
+
     eprintln!("==> release binaries");
-    tree.binaries(&["xtask"])?;
+    // Not xtask: `cargo xtask` (cargo run) has just built it.
+    let bins: Vec<&str> = BINS
+        .into_iter()
+        .filter(|bin| units.iter().any(|u| u.package == *bin))
+        .collect();
+    tree.binaries(&bins)?;
     steps.push(Step {
         what: "binaries",
         outcome: Ok(paths::target_dir().join("release").display().to_string()),
     });
 
-    eprintln!("==> wasm modules ({})", paths::WASM_TARGET);
-    tree.modules()?;
-    steps.push(Step {
-        what: "wasm modules",
-        outcome: Ok(format!(
-            "{}, {}",
-            paths::wasm_module().display(),
-            paths::work_module().display()
-        )),
-    });
+    if wants(&Variant::is_wasm) {
+        eprintln!("==> wasm modules ({})", paths::WASM_TARGET);
+        tree.modules()?;
+        steps.push(Step {
+            what: "wasm modules",
+            outcome: Ok(format!(
+                "{}, {}",
+                paths::wasm_module().display(),
+                paths::work_module().display()
+            )),
+        });
 
-    let pooled = variants::names(|v| v.modules() == Some(Modules::HostCwasm));
-    eprintln!("==> .cwasm for {pooled}");
-    let host = paths::release_bin("gateway-host");
-    for stem in MODULES {
-        let wasm = paths::module_file(&format!("{stem}.wasm"));
-        precompile_pooled(
-            &host,
-            &wasm,
-            &paths::module_file(&format!("{stem}.pooled.cwasm")),
-        )?;
-    }
-    steps.push(Step {
-        what: "pooled .cwasm",
-        outcome: Ok(paths::module_file("*.pooled.cwasm").display().to_string()),
-    });
-
-    eprintln!("==> docker images");
-    let images = if args.no_docker {
-        Err("--no-docker".to_owned())
-    } else {
-        match docker::engine_version() {
-            Ok(_) => build_images(&tree).map_err(|e| format!("{e:#}")),
-            Err(e) => Err(format!("{}: {e:#}", variants::names(Variant::is_container))),
+        let pooled = variants::names(|v| v.modules() == Some(Modules::HostCwasm));
+        eprintln!("==> .cwasm for {pooled}");
+        let host = paths::release_bin("gateway-host");
+        for stem in MODULES {
+            let wasm = paths::module_file(&format!("{stem}.wasm"));
+            precompile_pooled(
+                &host,
+                &wasm,
+                &paths::module_file(&format!("{stem}.pooled.cwasm")),
+            )?;
         }
-    };
-    if let Err(reason) = &images {
-        eprintln!("docker images: skipped: {reason}");
+        steps.push(Step {
+            what: "pooled .cwasm",
+            outcome: Ok(paths::module_file("*.pooled.cwasm").display().to_string()),
+        });
     }
-    steps.push(Step {
-        what: "docker images",
-        outcome: images,
-    });
 
-    eprintln!("==> wasmtime CLI");
-    let cli = wasmtime_cli::ensure()
-        .map_err(|e| format!("{}: {e:#}", variants::names(variants::uses_wasmtime_cli)));
-    let aot = variants::names(|v| v.modules() == Some(Modules::CliCwasm));
-    eprintln!("==> .cwasm for {aot}");
-    let aot = match &cli {
-        Ok(found) => MODULES
-            .iter()
-            .try_for_each(|stem| {
-                let wasm = paths::module_file(&format!("{stem}.wasm"));
-                precompile_cli(
-                    &found.path,
-                    &wasm,
-                    &paths::module_file(&format!("{stem}.cli.cwasm")),
-                )
-            })
-            .map(|()| paths::module_file("*.cli.cwasm").display().to_string())
-            .map_err(|e| format!("{e:#}")),
-        Err(reason) => Err(format!("no wasmtime CLI to compile with ({reason})")),
-    };
-    steps.push(Step {
-        what: "wasmtime CLI",
-        outcome: cli.map(|f| format!("{} ({})", f.path.display(), f.version)),
-    });
-    steps.push(Step {
-        what: "CLI .cwasm",
-        outcome: aot,
-    });
+    if wants(&Variant::is_container) {
+        eprintln!("==> docker images");
+        let images = if args.no_docker {
+            Err("--no-docker".to_owned())
+        } else {
+            match docker::engine_version() {
+                Ok(_) => build_images(&tree).map_err(|e| format!("{e:#}")),
+                Err(e) => Err(format!("{}: {e:#}", variants::names(Variant::is_container))),
+            }
+        };
+        if let Err(reason) = &images {
+            eprintln!("docker images: skipped: {reason}");
+        }
+        steps.push(Step {
+            what: "docker images",
+            outcome: images,
+        });
+    }
 
-    steps.push(Step {
-        what: "wasmedge",
-        outcome: tools::wasmedge()
-            .map(|f| format!("{} ({})", f.path.display(), f.version))
-            .map_err(|e| {
-                let users = variants::names(|v| v.runtime() == Some("wasmedge"));
-                format!("{users}: {e:#}; set WASMEDGE=/path to run it")
-            }),
-    });
+    if wants(&variants::uses_wasmtime_cli) {
+        eprintln!("==> wasmtime CLI");
+        let cli = wasmtime_cli::ensure()
+            .map_err(|e| format!("{}: {e:#}", variants::names(variants::uses_wasmtime_cli)));
+        let aot = variants::names(|v| v.modules() == Some(Modules::CliCwasm));
+        eprintln!("==> .cwasm for {aot}");
+        let aot = match &cli {
+            Ok(found) => MODULES
+                .iter()
+                .try_for_each(|stem| {
+                    let wasm = paths::module_file(&format!("{stem}.wasm"));
+                    precompile_cli(
+                        &found.path,
+                        &wasm,
+                        &paths::module_file(&format!("{stem}.cli.cwasm")),
+                    )
+                })
+                .map(|()| paths::module_file("*.cli.cwasm").display().to_string())
+                .map_err(|e| format!("{e:#}")),
+            Err(reason) => Err(format!("no wasmtime CLI to compile with ({reason})")),
+        };
+        steps.push(Step {
+            what: "wasmtime CLI",
+            outcome: cli.map(|f| format!("{} ({})", f.path.display(), f.version)),
+        });
+        steps.push(Step {
+            what: "CLI .cwasm",
+            outcome: aot,
+        });
+    }
+
+    if wants(&|v: &Variant| v.runtime() == Some("wasmedge")) {
+        steps.push(Step {
+            what: "wasmedge",
+            outcome: tools::wasmedge()
+                .map(|f| format!("{} ({})", f.path.display(), f.version))
+                .map_err(|e| {
+                    let users = variants::names(|v| v.runtime() == Some("wasmedge"));
+                    format!("{users}: {e:#}; set WASMEDGE=/path to run it")
+                }),
+        });
+    }
+
+    provenance::record(&tree, &units)?;
+    provenance::verify(&tree, &provenance::built(&tree, &units))?;
     Ok(steps)
+}
+
+/// What a suite or `run` does first: build what `selected` run, as `cargo
+/// run` would, or with `no_build` check that what is built is this tree's;
+/// then run from a copy of it, which another clone's build cannot replace
+/// mid-run. An A/B arm's copied binaries (`WGB_BIN_DIR`) were built for it.
+pub fn ensure_built(
+    no_build: bool,
+    selected: &[&'static Variant],
+) -> Result<Option<provenance::snapshot::Snapshot>> {
+    if paths::bin_dir().is_some() {
+        return Ok(None);
+    }
+    if !no_build {
+        eprintln!(
+            "==> building what is missing or stale first (--no-build measures what is built)"
+        );
+        build_for(&BuildArgs::default(), selected)?;
+    }
+    let tree = Tree::here();
+    let units = provenance::built(&tree, &provenance::units_for(selected));
+    let _lock = provenance::lock(&tree.target)?;
+    provenance::verify(&tree, &units)?;
+    provenance::snapshot::take(&tree, &units).map(Some)
 }
 
 /// The two modules' file stems: the study's and the work module.
@@ -157,7 +211,7 @@ impl Tree {
         }
     }
 
-    fn cargo(&self, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+    pub(crate) fn cargo(&self, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
         let sh = Shell::new()?;
         sh.change_dir(&self.source);
         let _target = sh.push_env("CARGO_TARGET_DIR", &self.target);
@@ -168,10 +222,10 @@ impl Tree {
             .with_context(|| format!("cargo {} in {}", args.join(" "), self.source.display()))
     }
 
-    /// The gateways and the upstream in release, and `extra` packages.
-    pub fn binaries(&self, extra: &[&str]) -> Result<()> {
+    /// `packages`' binaries in release.
+    pub fn binaries(&self, packages: &[&str]) -> Result<()> {
         let mut args = vec!["build", "--release"];
-        for p in BINS.iter().chain(extra) {
+        for p in packages {
             args.extend(["-p", p]);
         }
         self.cargo(&args, &[])
@@ -258,6 +312,15 @@ impl Tree {
             .join(paths::WASM_TARGET)
             .join("release")
             .join(file)
+    }
+
+    /// Does the tree have `package`'s folder (an older A/B revision may
+    /// predate a package)?
+    pub fn has_package_dir(&self, package: &str) -> bool {
+        crate::provenance::hash::PACKAGES
+            .iter()
+            .find(|(name, _, _)| *name == package)
+            .is_some_and(|(_, dir, _)| self.source.join(dir).join("Cargo.toml").is_file())
     }
 
     /// Is `name` a package of the tree's workspace?

@@ -22,6 +22,7 @@ pub mod paths;
 pub mod probe;
 pub mod process;
 pub mod progress;
+pub mod provenance;
 pub mod raw;
 pub mod remote;
 pub mod report;

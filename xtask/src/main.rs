@@ -6,7 +6,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use xtask::{
-    bench, build, ci, compare, doctor, export, fuzz, history, merge, remote, report, run, test,
+    bench, build, ci, compare, doctor, export, fuzz, history, merge, provenance, remote, report,
+    run, test,
 };
 
 #[derive(Parser)]
@@ -59,7 +60,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let done: Result<()> = match Cli::parse().command {
+    let command = Cli::parse().command;
+    // The agent runs from a copied binary on a server host, with no sources.
+    if !matches!(command, Command::Agent(_)) {
+        if let Err(e) = provenance::self_check::ensure() {
+            return exit(Err(e));
+        }
+    }
+    let done: Result<()> = match command {
         Command::Build(args) => build::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Doctor => doctor::run(),

@@ -56,6 +56,14 @@ pub struct ServerHost {
 pub struct Git {
     pub revision: String,
     pub dirty: bool,
+    /// The workspace the run was started in: its results/ and its builds.
+    #[serde(default)]
+    pub root: String,
+    /// The source hash of each package the run built or checked its
+    /// outputs against (`provenance`), so two runs of equal revision but
+    /// different uncommitted sources can be told apart.
+    #[serde(default)]
+    pub sources: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -160,9 +168,19 @@ fn first_line(program: &str, args: &[&str]) -> String {
 }
 
 pub fn git() -> Git {
-    let root = crate::paths::project_root();
-    let root = root.to_string_lossy();
+    let root_dir = crate::paths::project_root();
+    let root = root_dir.to_string_lossy();
+    let sources = crate::provenance::hash::PACKAGES
+        .iter()
+        .filter(|(name, dir, _)| *name != "xtask" && root_dir.join(dir).is_dir())
+        .map(|(name, _, _)| {
+            let hash = crate::provenance::hash::package_hash(&root_dir, name);
+            ((*name).to_owned(), hash)
+        })
+        .collect();
     Git {
+        root: root.clone().into_owned(),
+        sources,
         revision: first_line("git", &["-C", &root, "rev-parse", "HEAD"]),
         dirty: Command::new("git")
             .args(["-C", &root, "status", "--porcelain", "--untracked-files=no"])

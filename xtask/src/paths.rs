@@ -3,13 +3,31 @@
 
 use std::path::{Path, PathBuf};
 
-/// The workspace root (rust-analyzer's xtask convention).
+/// The workspace this command runs in (rust-analyzer's xtask convention),
+/// found at run time, never fixed when xtask was compiled: a binary built in
+/// one clone and reused by cargo for another (a shared `CARGO_TARGET_DIR`)
+/// must read and write the other clone. `cargo run` gives the binary
+/// `CARGO_MANIFEST_DIR` (`<root>/xtask`); started directly, the nearest
+/// workspace above the current folder; outside one, the current folder.
 pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(1)
-        .expect("xtask lives one folder below the workspace root")
-        .to_path_buf()
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(find_root).clone()
+}
+
+fn find_root() -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    from_cargo
+        .iter()
+        .chain(std::iter::once(&cwd))
+        .find_map(|start| start.ancestors().find(|dir| is_workspace(dir)))
+        .map(Path::to_path_buf)
+        .unwrap_or(cwd)
+}
+
+/// This project's workspace: its manifest with xtask below it.
+pub fn is_workspace(dir: &Path) -> bool {
+    dir.join("Cargo.toml").is_file() && dir.join("xtask/Cargo.toml").is_file()
 }
 
 /// The cargo target folder: `CARGO_TARGET_DIR` when set (CI keeps it outside

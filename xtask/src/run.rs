@@ -27,11 +27,17 @@ pub struct RunArgs {
     /// measure it with `taskset -c 1 wrk ...` on the other core.
     #[arg(long)]
     pub cpu: Option<usize>,
+    /// Start what is built as it is: without this, what the variant runs is
+    /// first built from this checkout if missing or stale, as `cargo run`
+    /// does; with it, it is checked to be this checkout's build.
+    #[arg(long, env = "WGB_NO_BUILD", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_build: bool,
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
     let variant = variants::find(&args.variant)?;
     crate::stale::sweep_at_start();
+    let _snapshot = crate::build::ensure_built(args.no_build, &[variant])?;
     if let Err(reason) = variant.availability() {
         bail!("{}: skipped: {reason}", variant.name);
     }

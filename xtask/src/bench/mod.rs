@@ -188,7 +188,7 @@ pub fn run(cmd: &BenchCmd) -> Result<ExitCode> {
                 "bench headroom",
                 "it compares the load generator with wrk on this machine",
             )?;
-            build_first(a)?;
+            let _snapshot = build_first(a)?;
             return headroom::run(a).map(|()| ExitCode::SUCCESS);
         }
         BenchCmd::Instructions(a) => {
@@ -196,7 +196,7 @@ pub fn run(cmd: &BenchCmd) -> Result<ExitCode> {
                 "bench instructions",
                 "callgrind counts the gateway's instructions on this machine",
             )?;
-            build_first(&a.bench)?;
+            let _snapshot = build_first(&a.bench)?;
             return instructions::run(a).map(|()| ExitCode::SUCCESS);
         }
         BenchCmd::Compare(a) => return Ok(ab::compare(a)),
@@ -204,7 +204,7 @@ pub fn run(cmd: &BenchCmd) -> Result<ExitCode> {
         BenchCmd::Soak(a) => return soak::run(a).map(|()| ExitCode::SUCCESS),
         BenchCmd::Micro(a) => return micro::run(a).map(|()| ExitCode::SUCCESS),
     };
-    build_first(args)?;
+    let _snapshot = build_first(args)?;
     signals::install();
     let mut session = Session::open(args, suites)?;
     let outcome = run_suites(&mut session, suites);
@@ -222,14 +222,12 @@ pub fn run(cmd: &BenchCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Build what is missing or stale, as `cargo run` would, unless `--no-build`.
-fn build_first(args: &BenchArgs) -> Result<()> {
-    if args.no_build {
-        return Ok(());
-    }
-    eprintln!("==> building what is missing or stale first (--no-build measures what is built)");
-    crate::build::build_all(&crate::build::BuildArgs::default())?;
-    Ok(())
+/// Build what the selected variants run, as `cargo run` would, or with
+/// `--no-build` check that it is this checkout's build; the run measures a
+/// copy of it, removed when the returned value drops.
+fn build_first(args: &BenchArgs) -> Result<Option<crate::provenance::snapshot::Snapshot>> {
+    let selected = crate::variants::select_roles(&args.variants, &args.roles)?;
+    crate::build::ensure_built(args.no_build, &selected)
 }
 
 fn run_suites(session: &mut Session, suites: &[Suite]) -> Result<()> {

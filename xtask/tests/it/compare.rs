@@ -190,6 +190,7 @@ impl Run {
             git: Git {
                 revision: revision.to_owned(),
                 dirty: false,
+                ..Default::default()
             },
             variants: self.variants.clone(),
             cells: self.cells.clone(),

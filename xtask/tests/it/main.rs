@@ -22,5 +22,6 @@ mod run_command;
 mod sampler;
 mod server_host;
 mod ssh;
+mod two_clones;
 mod variants;
 mod workflows;

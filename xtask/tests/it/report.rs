@@ -376,6 +376,7 @@ fn generate(dir: &Path) {
         git: Git {
             revision: "0123456789abcdef0123456789abcdef01234567".to_owned(),
             dirty: false,
+            ..Default::default()
         },
         versions: Versions {
             rustc: "rustc 1.95.0 (59807616e 2026-04-14)".to_owned(),

@@ -1,11 +1,9 @@
 //! `cargo xtask run VARIANT` serves until SIGTERM and then leaves nothing
 //! behind: no gateway or upstream process, no container.
 
-use crate::support::{alive, assert_no_containers, exit_within};
+use crate::support::{alive, assert_no_containers, exit_within, run_listening};
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use xtask::probe;
@@ -31,33 +29,16 @@ fn children_of(pid: u32) -> Vec<u32> {
 }
 
 fn run_then_terminate(variant: &str, expected_hello: &str) {
-    let mut xtask = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["run", variant, "--listen"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.args(["run", variant, "--listen"])
         .arg(if variant == "native_docker" {
             format!("127.0.0.1:{}", probe::free_port().unwrap())
         } else {
             "127.0.0.1:0".to_owned()
         })
-        .args(["--upstream", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .args(["--upstream", "127.0.0.1:0"]);
+    let (mut xtask, addr) = run_listening(cmd, variant);
     let pid = xtask.id();
-    let mut lines = BufReader::new(xtask.stderr.take().unwrap()).lines();
-    let addr: SocketAddr = loop {
-        let line = lines
-            .next()
-            .expect("xtask run ended before listening")
-            .unwrap();
-        let prefix = format!("{variant} listening on http://");
-        if let Some(rest) = line.strip_prefix(&prefix) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-
     let reply = probe::get(addr, "/", Duration::from_secs(5)).unwrap();
     assert_eq!(
         (reply.status, reply.body_text().as_str()),

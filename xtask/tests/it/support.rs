@@ -112,3 +112,32 @@ pub fn one_bench_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Starts `cmd` (an `xtask run VARIANT ...`) and returns it with the address
+/// it says the variant listens on.
+pub fn run_listening(mut cmd: Command, variant: &str) -> (Child, std::net::SocketAddr) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut xtask = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(xtask.stderr.take().unwrap()).lines();
+    let prefix = format!("{variant} listening on http://");
+    let mut seen = String::new();
+    let addr = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("xtask run ended before listening:\n{seen}"))
+            .unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(rest) = line.strip_prefix(&prefix) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (xtask, addr)
+}

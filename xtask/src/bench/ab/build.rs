@@ -4,6 +4,7 @@
 //! with its own gateway-host and the wasmtime CLI (as `cargo xtask build`
 //! makes them), so the pooled and AOT variants run that revision's code.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use super::Arm;
 use crate::build::{precompile_cli, precompile_pooled, Tree, BINS, MODULES};
 use crate::files::copy;
+use crate::provenance::{self, Unit};
 use crate::{docker, paths, variants};
 
 /// Build one tree's gateways, upstream and modules into `target` as `cargo
@@ -22,7 +24,16 @@ pub(super) fn build_tree(dir: &Path, target: &Path, arm: &Arm, with_docker: bool
         source: dir.to_owned(),
         target: target.to_owned(),
     };
-    tree.binaries(&[])?;
+    // The revision's outputs, not what another tree left in the shared
+    // target folder with newer file times.
+    let every: Vec<_> = variants::VARIANTS.iter().collect();
+    let units: BTreeSet<Unit> = provenance::units_for(&every)
+        .into_iter()
+        .filter(|u| with_docker || u.target != provenance::Target::Static)
+        .collect();
+    let _lock = provenance::lock(target)?;
+    provenance::prepare(&tree, &units, provenance::Clean::Doubtful)?;
+    tree.binaries(&BINS)?;
     let modules = tree.modules()?;
     copy_built(target, &arm.bin, modules)?;
     precompile(&arm.bin);
@@ -30,12 +41,12 @@ pub(super) fn build_tree(dir: &Path, target: &Path, arm: &Arm, with_docker: bool
         if docker::engine_version().is_err() {
             let containers = variants::names(variants::Variant::is_container);
             eprintln!("no Docker engine: {containers} will be skipped");
-            return Ok(());
+        } else {
+            tree.static_binaries(&["gateway-native"])?;
+            tree.image("gateway-native", tag)?;
         }
-        tree.static_binaries(&["gateway-native"])?;
-        tree.image("gateway-native", tag)?;
     }
-    Ok(())
+    provenance::record(&tree, &units)
 }
 
 /// Copy the target folder's binaries and modules as they are (A/A

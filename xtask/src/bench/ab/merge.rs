@@ -168,6 +168,7 @@ pub(super) fn empty_run(root: &Path, ab: &AbArgs, arm: &Arm, failed: &[&String])
         git: crate::manifest::Git {
             revision: arm.sha.clone(),
             dirty: arm.dirty,
+            ..Default::default()
         },
         variants: ab
             .variants
