@@ -3,10 +3,11 @@
 //! estimates in the run folder):
 //!
 //! - `instantiate/*`: a fresh Store + WASI context + instance of the study's
-//!   module, no call: the study's `Linker::instantiate`, `InstancePre`, and
-//!   `InstancePre` from the pooling allocator;
+//!   module, no call: the study's `Linker::instantiate`, `InstancePre`,
+//!   `InstancePre` from the pooling allocator, and the same with lean.rs's
+//!   own WASI layer (a store with two buffers instead of a WASI context);
 //! - `hello/*`: one whole transform (instantiate, `_start`, stdout) as the
-//!   embedded and pooled runtimes do it per request;
+//!   embedded, pooled and lean runtimes do it per request;
 //! - `sha256_chain_20000/*`, `json/*`: the work of `compute_wasm` and `json`
 //!   natively and in the work module (pooled);
 //! - `http/*`: parsing a request head and answering `hello` natively (the
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gateway_host::{pooled, EmbeddedTransform, Limits, PooledTransform};
+use gateway_host::{lean, pooled, EmbeddedTransform, LeanTransform, Limits, PooledTransform};
 use gateway_native::{http, Identity, Transform};
 use gateway_work::Job;
 use wasmtime::{Config, Engine, Linker, Module, Store};
@@ -99,6 +100,14 @@ fn instantiate(c: &mut Criterion) {
             black_box(pooled_pre.instantiate(&mut store).unwrap());
         })
     });
+
+    // The same pool with lean.rs's own WASI layer instead of wasmtime-wasi.
+    let lean_engine = lean::engine().unwrap();
+    let lean_module = Module::new(&lean_engine, &wasm).unwrap();
+    let lean = LeanTransform::new(&lean_engine, &lean_module, Limits::default()).unwrap();
+    group.bench_function("lean", |b| {
+        b.iter(|| lean.instantiate_only(black_box(b"hello")).unwrap())
+    });
     group.finish();
 }
 
@@ -113,6 +122,11 @@ fn hello(c: &mut Criterion) {
     let mut pooled = PooledTransform::from_file(&engine, &path, Limits::default()).unwrap();
     group.bench_function("pooled", |b| {
         b.iter(|| black_box(pooled.apply(b"hello").unwrap()))
+    });
+    let engine = lean::engine().unwrap();
+    let mut lean = LeanTransform::from_file(&engine, &path, Limits::default()).unwrap();
+    group.bench_function("lean", |b| {
+        b.iter(|| black_box(lean.apply(b"hello").unwrap()))
     });
     group.finish();
 }

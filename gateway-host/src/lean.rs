@@ -153,7 +153,30 @@ impl LeanTransform {
         })
     }
 
+    /// A request's store and instance, dropped without running `_start`:
+    /// instantiation alone (the micro-benchmarks' `instantiate/lean`).
+    pub fn instantiate_only(&self, body: &[u8]) -> Result<(), TransformError> {
+        let mut store = self.store(body);
+        match self.pre.instantiate(&mut store) {
+            Ok(_) => Ok(()),
+            Err(err) => classify(err, &self.limits),
+        }
+    }
+
     fn run(&self, body: &[u8]) -> Result<Vec<u8>, TransformError> {
+        let mut store = self.store(body);
+        let outcome = self.call(&mut store);
+        // Dropping the store returns the slot to the pool (its reset).
+        let stdout = std::mem::take(&mut store.data_mut().stdout);
+        drop(store);
+        match outcome {
+            Ok(()) => Ok(stdout),
+            Err(err) => classify(err, &self.limits).map(|()| stdout),
+        }
+    }
+
+    /// A fresh store: the body as stdin, the limits, the deadline.
+    fn store(&self, body: &[u8]) -> Store<RequestState> {
         let started = Instant::now();
         let limits = &self.limits;
         let state = RequestState::new(
@@ -169,14 +192,7 @@ impl LeanTransform {
         store.limiter(|state| &mut state.limits);
         // Relative to the current epoch, so it covers instantiation too.
         store.set_epoch_deadline(self.epoch_ticks);
-        let outcome = self.call(&mut store);
-        // Dropping the store returns the slot to the pool (its reset).
-        let stdout = std::mem::take(&mut store.data_mut().stdout);
-        drop(store);
-        match outcome {
-            Ok(()) => Ok(stdout),
-            Err(err) => classify(err, limits).map(|()| stdout),
-        }
+        store
     }
 
     /// Instantiates, points the host calls at the memory, runs `_start`.

@@ -97,6 +97,7 @@ const IN_PROCESS: &[(&str, &str, &str)] = &[
         "hello/embedded",
     ),
     ("wasmtime_pooled", "instantiate/pooled", "hello/pooled"),
+    ("wasmtime_lean", "instantiate/lean", "hello/lean"),
 ];
 
 /// One row of the `hello` split, all in µs of CPU per request.
