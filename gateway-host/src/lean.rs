@@ -20,27 +20,17 @@ use std::time::Instant;
 use anyhow::Context as _;
 use gateway_native::{Transform, TransformError};
 use wasmtime::{
-    Config, Enabled, Engine, Extern, InstanceAllocationStrategy, InstancePre, Linker, Module,
-    ModuleExport, PoolingAllocationConfig, Store, StoreLimitsBuilder, Trap,
+    Engine, Extern, InstancePre, Linker, Module, ModuleExport, Store, StoreLimitsBuilder, Trap,
 };
 
 use crate::epoch;
 use crate::limits::Limits;
+use crate::pooled::is_elf;
 use host_calls::{Exit, OutputOverCap, RequestState};
 
-/// Slots in the pool: one study and one work instance live at a time.
-const POOL_SLOTS: u32 = 4;
-
-/// Bytes of a memory (or table) slot PAGEMAP_SCAN may find dirty and
-/// restore in place (memcpy from the image, or memset), the pages staying
-/// resident; past it the rest is decommitted. A hello dirties a few pages
-/// (the top of the module's stack, its heap, a data page).
-const KEEP_RESIDENT: usize = 2 << 20;
-
-/// The engine settings. The compiler-relevant ones (everything outside the
-/// pool: epoch interruption, copy-on-write images, the default memory
-/// reservation) are `pooled`'s, so a `.pooled.cwasm` loads here too; the pool's
-/// own options are not part of what a `.cwasm` must match.
+/// The engine, its settings and the `.cwasm` it loads are `pooled`'s: lean
+/// changes the host calls, not the compiled code or the pool, so a
+/// `.pooled.cwasm` loads here as it is.
 ///
 /// The slot reset is `pooled`'s because every alternative measured worse
 /// on hello (`cargo xtask bench instructions` / `bench throughput`, CPU ms
@@ -51,51 +41,7 @@ const KEEP_RESIDENT: usize = 2 << 20;
 /// slower; without copy-on-write images (`memory_init_cow(false)`) each
 /// instantiation copies the data segments (+8% instructions); without
 /// PAGEMAP_SCAN the whole resident part is memset, dirty or not.
-pub fn config() -> Config {
-    let mut pool = PoolingAllocationConfig::new();
-    pool.total_core_instances(POOL_SLOTS)
-        .total_component_instances(POOL_SLOTS)
-        .total_memories(POOL_SLOTS)
-        .total_tables(POOL_SLOTS)
-        .total_stacks(POOL_SLOTS)
-        .total_gc_heaps(POOL_SLOTS)
-        .pagemap_scan(Enabled::Auto)
-        .linear_memory_keep_resident(KEEP_RESIDENT)
-        .table_keep_resident(KEEP_RESIDENT);
-    let mut config = Config::new();
-    config
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
-        .memory_init_cow(true)
-        .epoch_interruption(true);
-    config
-}
-
-/// An engine with [`config`] and its epoch ticker running.
-pub fn engine() -> anyhow::Result<Engine> {
-    let engine = Engine::new(&config())
-        .map_err(anyhow::Error::from)
-        .context("creating the lean Wasmtime engine")?;
-    epoch::start_ticker(&engine).context("starting the epoch thread")?;
-    Ok(engine)
-}
-
-/// Compile a module (`.wasm` or WAT) to the `.cwasm` bytes [`LeanTransform`]
-/// loads.
-pub fn precompile(wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let engine = Engine::new(&config()).map_err(anyhow::Error::from)?;
-    engine
-        .precompile_module(wasm)
-        .map_err(anyhow::Error::from)
-        .context("precompiling the module")
-}
-
-/// A `.cwasm` is an ELF image; a `.wasm` starts with `\0asm`, WAT with text.
-fn is_elf(path: &Path) -> std::io::Result<bool> {
-    use std::io::Read as _;
-    let mut magic = [0u8; 4];
-    let n = std::fs::File::open(path)?.read(&mut magic)?;
-    Ok(n == 4 && magic == *b"\x7fELF")
-}
+pub use crate::pooled::{config, engine, precompile};
 
 /// Runs a WASI preview1 command module per body, with [`host_calls`] as its
 /// WASI, from pre-linked, pooled instances.
