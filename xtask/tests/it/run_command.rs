@@ -37,7 +37,7 @@ fn run_then_terminate(variant: &str, expected_hello: &str) {
             "127.0.0.1:0".to_owned()
         })
         .args(["--upstream", "127.0.0.1:0"]);
-    let (mut xtask, addr) = run_listening(cmd, variant);
+    let (mut xtask, addr, _) = run_listening(cmd, variant);
     let pid = xtask.id();
     let reply = probe::get(addr, "/", Duration::from_secs(5)).unwrap();
     assert_eq!(

@@ -114,8 +114,8 @@ pub fn one_bench_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// Starts `cmd` (an `xtask run VARIANT ...`) and returns it with the address
-/// it says the variant listens on.
-pub fn run_listening(mut cmd: Command, variant: &str) -> (Child, std::net::SocketAddr) {
+/// it says the variant listens on and what it printed until then.
+pub fn run_listening(mut cmd: Command, variant: &str) -> (Child, std::net::SocketAddr, String) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let mut xtask = cmd
@@ -139,5 +139,5 @@ pub fn run_listening(mut cmd: Command, variant: &str) -> (Child, std::net::Socke
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    (xtask, addr)
+    (xtask, addr, seen)
 }

@@ -105,6 +105,11 @@ fn bench_cold(clone: &Path, target: &Path, extra_env: &[(&str, &str)]) -> (PathB
         .lines()
         .find_map(|l| l.strip_prefix("run folder: "))
         .unwrap_or_else(|| panic!("no run folder in:\n{all}"));
+    let name = clone.file_name().unwrap().to_string_lossy();
+    for line in all.lines().filter(|l| l.starts_with("==> cleaning")) {
+        eprintln!("{name}: bench cold: {line}");
+    }
+    eprintln!("{name}: bench cold: run folder {run}");
     (PathBuf::from(run.trim()), all)
 }
 
@@ -143,6 +148,10 @@ fn check_run(run: &Path, clone: &Path) {
         clone.display()
     );
     let manifest = Manifest::read(run).unwrap();
+    eprintln!(
+        "manifest: git.root {}, revision {}, sources.gateway-native {}",
+        manifest.git.root, manifest.git.revision, manifest.git.sources["gateway-native"]
+    );
     assert_eq!(Path::new(&manifest.git.root), clone);
     assert_eq!(
         manifest.git.sources["gateway-native"],
@@ -241,6 +250,7 @@ fn two_clones_sharing_a_target_folder_each_measure_and_serve_their_own_build() {
         "{}",
         text(&out)
     );
+    eprintln!("a: run --no-build after b's build:\n{}", text(&out).trim());
 
     let _ = std::fs::remove_dir_all(&base);
 }
