@@ -128,7 +128,7 @@ fn served_hello(clone: &Path, target: &Path, extra_env: &[(&str, &str)]) -> Stri
         ],
     );
     cmd.envs(extra_env.iter().copied());
-    let (mut child, addr) = run_listening(cmd, "native_local");
+    let (mut child, addr, log) = run_listening(cmd, "native_local");
     let reply = probe::get(addr, "/", Duration::from_secs(5)).unwrap();
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     exit_within(
@@ -137,6 +137,11 @@ fn served_hello(clone: &Path, target: &Path, extra_env: &[(&str, &str)]) -> Stri
         "xtask run ignored SIGTERM",
     );
     assert_eq!(reply.status, 200);
+    let name = clone.file_name().unwrap().to_string_lossy();
+    for line in log.lines().filter(|l| l.starts_with("==> cleaning")) {
+        eprintln!("{name}: run: {line}");
+    }
+    eprintln!("{name}: run native_local: GET / -> {:?}", reply.body_text());
     reply.body_text()
 }
 
