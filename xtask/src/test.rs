@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::build::{self, BuildArgs};
-use crate::{paths, tools};
+use crate::{paths, provenance, tools};
 
 #[derive(clap::Args, Debug)]
 pub struct TestArgs {
@@ -32,6 +32,21 @@ pub fn run(args: &TestArgs) -> Result<()> {
     // (a nested cargo would wait on the lock this `cargo test` holds).
     let _no_build = sh.push_env("WGB_NO_BUILD", "1");
     let rest = &args.rest;
+    // `cargo test` builds the gateways again with the dev-dependencies'
+    // features unified in, replacing the outputs `build_all` recorded: build
+    // the tests first, from this tree, and record those outputs, so the
+    // suites the tests start find this tree's build.
+    cmd!(sh, "cargo test --release --workspace --no-run")
+        .run()
+        .context("building the tests failed")?;
+    {
+        let tree = build::Tree::here();
+        let every: Vec<_> = crate::variants::VARIANTS.iter().collect();
+        let units = provenance::built(&tree, &provenance::units_for(&every));
+        let _lock = provenance::lock(&tree.target)?;
+        provenance::record(&tree, &units)?;
+        provenance::verify(&tree, &units)?;
+    }
     cmd!(sh, "cargo test --release --workspace {rest...}")
         .run()
         .context("cargo test failed")?;
