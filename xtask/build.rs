@@ -34,4 +34,10 @@ fn main() {
         "cargo:rustc-env=WGB_XTASK_SOURCE_HASH={}",
         hash::package_hash(root, "xtask")
     );
+    // For an agent on a server host, which has no Cargo.lock to read.
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
+    println!(
+        "cargo:rustc-env=WGB_WASMTIME_VERSION={}",
+        hash::lock_version(&lock, "wasmtime").unwrap_or_default()
+    );
 }

@@ -8,30 +8,22 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use crate::paths;
+use crate::provenance::hash::lock_version;
 
 /// The Wasmtime version the embedded variant is built with, read from
 /// Cargo.lock so the CLI can be installed at exactly the same version.
+/// Without a workspace (the agent's copied binaries on a server host), the
+/// version of the lock this xtask was compiled with, which those binaries
+/// were built from.
 pub fn wasmtime_crate_version() -> Result<String> {
     let lock = paths::project_root().join("Cargo.lock");
+    if !lock.is_file() && !paths::is_workspace(&paths::project_root()) {
+        return Ok(env!("WGB_WASMTIME_VERSION").to_owned());
+    }
     let text =
         std::fs::read_to_string(&lock).with_context(|| format!("reading {}", lock.display()))?;
     lock_version(&text, "wasmtime")
         .with_context(|| format!("no `wasmtime` package in {}", lock.display()))
-}
-
-fn lock_version(lock: &str, name: &str) -> Option<String> {
-    let wanted = format!("name = \"{name}\"");
-    let mut lines = lock.lines();
-    while let Some(line) = lines.next() {
-        if line.trim() == wanted {
-            let version = lines.next()?.trim();
-            return version
-                .strip_prefix("version = \"")
-                .and_then(|v| v.strip_suffix('"'))
-                .map(str::to_owned);
-        }
-    }
-    None
 }
 
 /// Where `cargo xtask build` installs the wasmtime CLI of `version`.

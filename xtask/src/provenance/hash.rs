@@ -101,3 +101,19 @@ fn collect(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) {
         collect(root, &rel.join(name), out);
     }
 }
+
+/// The version of package `name` in a Cargo.lock's text.
+pub fn lock_version(lock: &str, name: &str) -> Option<String> {
+    let wanted = format!("name = \"{name}\"");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == wanted {
+            let version = lines.next()?.trim();
+            return version
+                .strip_prefix("version = \"")
+                .and_then(|v| v.strip_suffix('"'))
+                .map(str::to_owned);
+        }
+    }
+    None
+}
