@@ -25,7 +25,6 @@ use wasmtime::{
 
 use crate::epoch;
 use crate::limits::Limits;
-use crate::pooled::is_elf;
 use host_calls::{Exit, OutputOverCap, RequestState};
 
 /// The engine, its settings and the `.cwasm` it loads are `pooled`'s: lean
@@ -59,20 +58,7 @@ impl LeanTransform {
     /// Loads `path` into `engine`: a `.cwasm` is mapped as it is, a `.wasm`
     /// (or WAT) compiled now.
     pub fn from_file(engine: &Engine, path: &Path, limits: Limits) -> anyhow::Result<Self> {
-        let module =
-            if is_elf(path).with_context(|| format!("cannot read module {}", path.display()))? {
-                // SAFETY: as in `pooled`: the file is made by `cargo xtask
-                // build` with the same engine settings by the same build of
-                // this binary, and Wasmtime's header check refuses another
-                // version's or configuration's.
-                unsafe { Module::deserialize_file(engine, path) }
-            } else {
-                Module::from_file(engine, path)
-            };
-        let module = module
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("loading module {}", path.display()))?;
-        Self::new(engine, &module, limits)
+        Self::new(engine, &crate::pooled::load(engine, path)?, limits)
     }
 
     /// Links `module` against the lean WASI layer once. An import the layer

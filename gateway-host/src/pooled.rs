@@ -86,8 +86,28 @@ pub fn precompile(wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
         .context("precompiling the module")
 }
 
+/// Loads `path` into `engine`: a `.cwasm` made by [`precompile`] is mapped as
+/// it is; a `.wasm` (or WAT) is compiled now (tests, and a user who has not
+/// precompiled). `lean` loads its modules the same way.
+pub(crate) fn load(engine: &Engine, path: &Path) -> anyhow::Result<Module> {
+    let module =
+        if is_elf(path).with_context(|| format!("cannot read module {}", path.display()))? {
+            // SAFETY: `deserialize_file` trusts the file to be a module this
+            // Wasmtime compiled and to stay unchanged while mapped: it is made
+            // by `cargo xtask build` with `precompile` from the same build of
+            // this binary (a file from another version or config is refused
+            // by Wasmtime's own header check).
+            unsafe { Module::deserialize_file(engine, path) }
+        } else {
+            Module::from_file(engine, path)
+        };
+    module
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("loading module {}", path.display()))
+}
+
 /// A `.cwasm` is an ELF image; a `.wasm` starts with `\0asm`, WAT with text.
-pub(crate) fn is_elf(path: &Path) -> std::io::Result<bool> {
+fn is_elf(path: &Path) -> std::io::Result<bool> {
     use std::io::Read as _;
     let mut magic = [0u8; 4];
     let n = std::fs::File::open(path)?.read(&mut magic)?;
@@ -111,21 +131,7 @@ impl PooledTransform {
     /// as it is; a `.wasm` (or WAT) is compiled now (tests, and a user who has
     /// not precompiled).
     pub fn from_file(engine: &Engine, path: &Path, limits: Limits) -> anyhow::Result<Self> {
-        let module =
-            if is_elf(path).with_context(|| format!("cannot read module {}", path.display()))? {
-                // SAFETY: `deserialize_file` trusts the file to be a module this
-                // Wasmtime compiled and to stay unchanged while mapped: it is made
-                // by `cargo xtask build` with `precompile` from the same build of
-                // this binary (a file from another version or config is refused
-                // by Wasmtime's own header check).
-                unsafe { Module::deserialize_file(engine, path) }
-            } else {
-                Module::from_file(engine, path)
-            };
-        let module = module
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("loading module {}", path.display()))?;
-        Self::new(engine, &module, limits)
+        Self::new(engine, &load(engine, path)?, limits)
     }
 
     /// Links `module` against WASI preview1 once.

@@ -103,6 +103,15 @@ impl RequestState {
     fn is_open(&self, fd: i32) -> bool {
         (STDIN..=STDERR).contains(&fd) && self.closed & (1 << fd) == 0
     }
+
+    /// `errno` for an open stdio fd, `EBADF` for any other.
+    fn or_ebadf(&self, fd: i32, errno: i32) -> i32 {
+        if self.is_open(fd) {
+            errno
+        } else {
+            EBADF
+        }
+    }
 }
 
 /// The module's memory and the request's state, or `EFAULT` without memory.
@@ -185,45 +194,23 @@ pub(crate) fn link(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> {
         WASI,
         "fd_seek",
         |caller: Caller<'_, RequestState>, fd: i32, _: i64, _: i32, _: i32| {
-            if caller.data().is_open(fd) {
-                ESPIPE
-            } else {
-                EBADF
-            }
+            caller.data().or_ebadf(fd, ESPIPE)
         },
     )?;
     linker.func_wrap(
         WASI,
         "fd_tell",
-        |caller: Caller<'_, RequestState>, fd: i32, _: i32| {
-            if caller.data().is_open(fd) {
-                ESPIPE
-            } else {
-                EBADF
-            }
-        },
+        |caller: Caller<'_, RequestState>, fd: i32, _: i32| caller.data().or_ebadf(fd, ESPIPE),
     )?;
     linker.func_wrap(
         WASI,
         "fd_sync",
-        |caller: Caller<'_, RequestState>, fd: i32| {
-            if caller.data().is_open(fd) {
-                SUCCESS
-            } else {
-                EBADF
-            }
-        },
+        |caller: Caller<'_, RequestState>, fd: i32| caller.data().or_ebadf(fd, SUCCESS),
     )?;
     linker.func_wrap(
         WASI,
         "fd_fdstat_set_flags",
-        |caller: Caller<'_, RequestState>, fd: i32, _: i32| {
-            if caller.data().is_open(fd) {
-                ENOTSUP
-            } else {
-                EBADF
-            }
-        },
+        |caller: Caller<'_, RequestState>, fd: i32, _: i32| caller.data().or_ebadf(fd, ENOTSUP),
     )?;
     linker.func_wrap(WASI, "random_get", random_get)?;
     linker.func_wrap(WASI, "clock_time_get", clock_time_get)?;
