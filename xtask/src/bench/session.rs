@@ -427,10 +427,12 @@ fn plan(
         let cells = (profile.connections.len()
             + profile.keepalive_connections.len()
             + profile.rates.len()) as f64;
+        // Each cell is credited warmup + duration when it ends (throughput.rs).
         secs += v
             * profile.repeats as f64
-            * (profile.primer.as_secs_f64()
-                + w * cells * (profile.warmup + profile.duration).as_secs_f64());
+            * w
+            * cells
+            * (profile.warmup + profile.duration).as_secs_f64();
     }
     Duration::from_secs_f64(secs.max(1.0))
 }

@@ -182,7 +182,7 @@ fn run_variant(
                     }
                 }
                 let text = format!("{}: {}", c.status, c.error.as_deref().unwrap_or(""));
-                s.progress.done(&label, Duration::ZERO, &text);
+                s.progress.done(&label, planned(s), &text);
                 s.record(c)?;
                 continue;
             }
@@ -222,8 +222,7 @@ fn run_variant(
                         sampled: m.sampled,
                     };
                     results::write_json(&s.path(&raw), &record)?;
-                    let window = Duration::from_secs_f64(record.load.elapsed_s);
-                    s.progress.done(&label, window, &outcome);
+                    s.progress.done(&label, planned(s), &outcome);
                     let mut c = cell(variant, workload, *point, repeat, None);
                     if let Some(note) = window_note(&record.load, s.profile.duration) {
                         c.detail = format!("{}; {note}", c.detail);
@@ -281,8 +280,15 @@ fn fail(
     error: String,
 ) -> Result<()> {
     s.progress
-        .done(label, s.profile.duration, &format!("failed: {error}"));
+        .done(label, planned(s), &format!("failed: {error}"));
     s.record(cell(variant, workload, point, repeat, Some(error)))
+}
+
+/// A cell's share of the progress plan, whatever it took: its window grows
+/// with latency (at least 3 mean latencies) and is unknown in advance, so
+/// crediting the real window ran the estimate far ahead of the run.
+fn planned(s: &Session) -> Duration {
+    s.profile.warmup + s.profile.duration
 }
 
 fn cell(
