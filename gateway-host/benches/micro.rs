@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use gateway_host::{lean, pooled, EmbeddedTransform, LeanTransform, Limits, PooledTransform};
 use gateway_native::{http, Identity, Transform};
 use gateway_work::Job;
@@ -127,6 +127,21 @@ fn hello(c: &mut Criterion) {
     let mut lean = LeanTransform::from_file(&engine, &path, Limits::default()).unwrap();
     group.bench_function("lean", |b| {
         b.iter(|| black_box(lean.apply(b"hello").unwrap()))
+    });
+    // `_start` alone on a ready instance: the module's own work, the floor of
+    // any design that runs it per request. Instantiation and the store's
+    // drop (the slot reset) happen outside the timed part.
+    let limits = Limits::default();
+    group.bench_function("lean_start_only", |b| {
+        b.iter_batched(
+            || lean.ready(b"hello").unwrap(),
+            |mut ready| {
+                ready.start(&limits).unwrap();
+                ready
+            },
+            // One store at a time: the pool has a few slots only.
+            BatchSize::PerIteration,
+        )
     });
     group.finish();
 }
