@@ -131,12 +131,11 @@ fn hello(c: &mut Criterion) {
     // `_start` alone on a ready instance: the module's own work, the floor of
     // any design that runs it per request. Instantiation and the store's
     // drop (the slot reset) happen outside the timed part.
-    let limits = Limits::default();
     group.bench_function("lean_start_only", |b| {
         b.iter_batched(
             || lean.ready(b"hello").unwrap(),
             |mut ready| {
-                ready.start(&limits).unwrap();
+                ready.start().unwrap();
                 ready
             },
             // One store at a time: the pool has a few slots only.

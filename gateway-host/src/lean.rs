@@ -158,7 +158,11 @@ impl LeanTransform {
     pub fn ready(&self, body: &[u8]) -> anyhow::Result<Ready> {
         let mut store = self.store(body);
         let start = self.instantiate(&mut store).map_err(anyhow::Error::from)?;
-        Ok(Ready { store, start })
+        Ok(Ready {
+            store,
+            start,
+            limits: self.limits,
+        })
     }
 }
 
@@ -166,14 +170,15 @@ impl LeanTransform {
 pub struct Ready {
     store: Store<RequestState>,
     start: TypedFunc<(), ()>,
+    limits: Limits,
 }
 
 impl Ready {
     /// Runs `_start` once; `proc_exit(0)` counts as success.
-    pub fn start(&mut self, limits: &Limits) -> Result<(), TransformError> {
+    pub fn start(&mut self) -> Result<(), TransformError> {
         match self.start.call(&mut self.store, ()) {
             Ok(()) => Ok(()),
-            Err(err) => classify(err, limits),
+            Err(err) => classify(err, &self.limits),
         }
     }
 }

@@ -175,10 +175,10 @@ pub fn add_section(doc: &mut Document, root: &Path, s: &Summary) -> Result<()> {
         "Criterion (`cargo xtask bench micro`, `gateway-host/benches/micro.rs`), one thread \
          pinned to the gateway's CPU; `instantiate/*` is a fresh Store, WASI context and \
          instance of the study's module without a call; `hello/*` is one whole transform \
-         (instantiate, `_start`, stdout, the store's drop); `hello/lean_start_only` is `_start` \
-         alone on an instance made and dropped outside the timed part (the module's own \
-         work, the floor of any design that runs it per request); the work benchmarks run the work module (pooled) \
-         against the same Rust code compiled natively.",
+         (instantiate, `_start`, stdout, the store's drop); `hello/lean_start_only` is \
+         `_start` alone on an instance made and dropped outside the timed part (the \
+         module's own work); the work benchmarks run the work module (pooled) against the \
+         same Rust code compiled natively.",
     ));
     let mut t =
         Table::numeric(&["benchmark", "mean", "95% interval of the mean", "median"]).left(1);
