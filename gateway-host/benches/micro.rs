@@ -7,7 +7,8 @@
 //!   `InstancePre` from the pooling allocator, and the same with lean.rs's
 //!   own WASI layer (a store with two buffers instead of a WASI context);
 //! - `hello/*`: one whole transform (instantiate, `_start`, stdout) as the
-//!   embedded, pooled and lean runtimes do it per request;
+//!   embedded, pooled and lean runtimes do it per request, and the recycled
+//!   runtime's (`_start` on its kept instance, then the restore);
 //! - `sha256_chain_20000/*`, `json/*`: the work of `compute_wasm` and `json`
 //!   natively and in the work module (pooled);
 //! - `http/*`: parsing a request head and answering `hello` natively (the
@@ -21,7 +22,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use gateway_host::{lean, pooled, EmbeddedTransform, LeanTransform, Limits, PooledTransform};
+use gateway_host::{
+    lean, pooled, recycled, EmbeddedTransform, LeanTransform, Limits, PooledTransform,
+    RecycledTransform,
+};
 use gateway_native::{http, Identity, Transform};
 use gateway_work::Job;
 use wasmtime::{Config, Engine, Linker, Module, Store};
@@ -142,6 +146,18 @@ fn hello(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    // The `.wasm` is prepared for recycling and compiled at load.
+    let engine = recycled::engine().unwrap();
+    let mut recycled = RecycledTransform::from_file(&engine, &path, Limits::default()).unwrap();
+    group.bench_function("recycled", |b| {
+        b.iter(|| black_box(recycled.apply(b"hello").unwrap()))
+    });
+    let stats = recycled.stats();
+    eprintln!("hello/recycled: {stats:?}");
+    assert_eq!(
+        stats.instantiated, 1,
+        "hello/recycled made a new instance: {stats:?}"
+    );
     group.finish();
 }
 

@@ -11,7 +11,7 @@
 //! by it), the memory cap (`StoreLimits`), output over the cap, a non-zero
 //! exit and a trap are errors.
 
-mod host_calls;
+pub(crate) mod host_calls;
 mod stubs;
 
 use std::path::Path;
@@ -185,7 +185,7 @@ impl Ready {
 
 /// Maps a failed call to the server's error: `proc_exit(0)` is success, an
 /// interrupt is the deadline, anything else a trap.
-fn classify(err: wasmtime::Error, limits: &Limits) -> Result<(), TransformError> {
+pub(crate) fn classify(err: wasmtime::Error, limits: &Limits) -> Result<(), TransformError> {
     if let Some(Exit(code)) = err.downcast_ref::<Exit>() {
         return match *code {
             0 => Ok(()),

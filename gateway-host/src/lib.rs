@@ -1,5 +1,6 @@
 //! The gateway with its response body passed through a Wasm module: in-process
-//! Wasmtime ([`embedded`], [`pooled`], [`lean`]) or a runtime process per request
+//! Wasmtime ([`embedded`], [`pooled`], [`lean`],
+//! [`recycled`]) or a runtime process per request
 //! ([`spawn`]); [`work`] adds the second module. The
 //! binary (`main.rs`) picks one and hands it to `gateway_native`'s server.
 
@@ -12,6 +13,7 @@ mod host_deadline;
 pub mod lean;
 pub mod limits;
 pub mod pooled;
+pub mod recycled;
 pub mod runtime;
 pub mod spawn;
 pub mod work;
@@ -20,6 +22,7 @@ pub use embedded::EmbeddedTransform;
 pub use lean::LeanTransform;
 pub use limits::Limits;
 pub use pooled::PooledTransform;
+pub use recycled::RecycledTransform;
 pub use runtime::{CliRuntime, Runtime};
 pub use spawn::SpawnTransform;
 pub use work::WithWork;

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use gateway_host::{
-    lean, pooled, EmbeddedTransform, LeanTransform, Limits, PooledTransform, Runtime,
-    SpawnTransform, WithWork,
+    lean, pooled, recycled, EmbeddedTransform, LeanTransform, Limits, PooledTransform,
+    RecycledTransform, Runtime, SpawnTransform, WithWork,
 };
 use gateway_native::{ServerArgs, Transform};
 
@@ -30,8 +30,8 @@ struct Args {
     work_module: Option<PathBuf>,
 
     /// Precompile `--module` for `--runtime wasmtime_pooled` (or
-    /// `wasmtime_lean`, when named) into this `.cwasm` file and exit
-    /// (`cargo xtask build` does it).
+    /// `wasmtime_lean` or `wasmtime_recycled`, when named) into this `.cwasm`
+    /// file and exit (`cargo xtask build` does it).
     #[arg(long, value_name = "CWASM")]
     precompile_to: Option<PathBuf>,
 
@@ -99,12 +99,17 @@ fn build_transform(args: &Args) -> anyhow::Result<Box<dyn Transform>> {
         Runtime::WasmtimeLean => Some(lean::engine()?),
         _ => None,
     };
+    let recycled_engine = match args.runtime {
+        Runtime::WasmtimeRecycled => Some(recycled::engine()?),
+        _ => None,
+    };
     let spec = LoadSpec {
         runtime: args.runtime,
         runtime_bin: args.runtime_bin.clone(),
         limits: Limits::from_flags(args.wasm_timeout_ms, args.wasm_max_memory_mb),
         pooled_engine,
         lean_engine,
+        recycled_engine,
     };
     let study = load(&spec, &args.module)?;
     let Some(path) = args.work_module.clone() else {
@@ -126,6 +131,7 @@ struct LoadSpec {
     limits: Limits,
     pooled_engine: Option<wasmtime::Engine>,
     lean_engine: Option<wasmtime::Engine>,
+    recycled_engine: Option<wasmtime::Engine>,
 }
 
 fn load(spec: &LoadSpec, module: &Path) -> anyhow::Result<Box<dyn Transform>> {
@@ -137,6 +143,11 @@ fn load(spec: &LoadSpec, module: &Path) -> anyhow::Result<Box<dyn Transform>> {
     }
     if let Some(engine) = &spec.lean_engine {
         return Ok(Box::new(LeanTransform::from_file(engine, module, limits)?));
+    }
+    if let Some(engine) = &spec.recycled_engine {
+        return Ok(Box::new(RecycledTransform::from_file(
+            engine, module, limits,
+        )?));
     }
     let Some(cli) = spec.runtime.cli() else {
         let transform = EmbeddedTransform::from_file(module, limits)?;
@@ -161,6 +172,7 @@ fn precompile(runtime: Runtime, module: &Path, out: &Path) -> anyhow::Result<()>
     let wasm = std::fs::read(module).with_context(|| format!("module {}", module.display()))?;
     let cwasm = match runtime {
         Runtime::WasmtimeLean => lean::precompile(&wasm),
+        Runtime::WasmtimeRecycled => recycled::precompile(&wasm),
         _ => pooled::precompile(&wasm),
     }
     .with_context(|| format!("module {}", module.display()))?;

@@ -107,7 +107,7 @@ pub(crate) fn load(engine: &Engine, path: &Path) -> anyhow::Result<Module> {
 }
 
 /// A `.cwasm` is an ELF image; a `.wasm` starts with `\0asm`, WAT with text.
-fn is_elf(path: &Path) -> std::io::Result<bool> {
+pub(crate) fn is_elf(path: &Path) -> std::io::Result<bool> {
     use std::io::Read as _;
     let mut magic = [0u8; 4];
     let n = std::fs::File::open(path)?.read(&mut magic)?;

@@ -30,6 +30,11 @@ pub enum Runtime {
     /// `lean`).
     #[value(name = "wasmtime_lean")]
     WasmtimeLean,
+    /// `wasmtime_lean`'s host calls on one instance per module, kept between
+    /// requests and restored (dirty memory pages, mutable globals) after
+    /// each; a fresh one after a failure (see `recycled`).
+    #[value(name = "wasmtime_recycled")]
+    WasmtimeRecycled,
 }
 
 impl Runtime {
@@ -42,13 +47,17 @@ impl Runtime {
             Runtime::WasmtimePooled => "wasmtime_pooled",
             Runtime::WasmtimeAot => CliRuntime::WasmtimeAot.name(),
             Runtime::WasmtimeLean => "wasmtime_lean",
+            Runtime::WasmtimeRecycled => "wasmtime_recycled",
         }
     }
 
     /// The process-per-request runtime this is, if it is one.
     pub fn cli(self) -> Option<CliRuntime> {
         match self {
-            Runtime::WasmtimeEmbedded | Runtime::WasmtimePooled | Runtime::WasmtimeLean => None,
+            Runtime::WasmtimeEmbedded
+            | Runtime::WasmtimePooled
+            | Runtime::WasmtimeLean
+            | Runtime::WasmtimeRecycled => None,
             Runtime::Wasmtime => Some(CliRuntime::Wasmtime),
             Runtime::Wasmedge => Some(CliRuntime::Wasmedge),
             Runtime::WasmtimeAot => Some(CliRuntime::WasmtimeAot),

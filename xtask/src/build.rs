@@ -81,20 +81,23 @@ pub fn build_for(args: &BuildArgs, selected: &[&'static Variant]) -> Result<Vec<
             )),
         });
 
-        let pooled = variants::names(|v| v.modules() == Some(Modules::HostCwasm));
-        eprintln!("==> .cwasm for {pooled}");
         let host = paths::release_bin("gateway-host");
-        for stem in MODULES {
-            let wasm = paths::module_file(&format!("{stem}.wasm"));
-            precompile_pooled(
-                &host,
-                &wasm,
-                &paths::module_file(&format!("{stem}.pooled.cwasm")),
-            )?;
+        for modules in [Modules::HostCwasm, Modules::RecycledCwasm] {
+            let users = variants::names(|v| v.modules() == Some(modules));
+            eprintln!("==> .cwasm for {users}");
+            for stem in MODULES {
+                let wasm = paths::module_file(&format!("{stem}.wasm"));
+                let out = paths::module_file(&format!("{stem}{}", modules.suffix()));
+                precompile_host(&host, modules, &wasm, &out)?;
+            }
         }
         steps.push(Step {
-            what: "pooled .cwasm",
-            outcome: Ok(paths::module_file("*.pooled.cwasm").display().to_string()),
+            what: "gateway-host .cwasm",
+            outcome: Ok(format!(
+                "{}, {}",
+                paths::module_file("*.pooled.cwasm").display(),
+                paths::module_file("*.recycled.cwasm").display()
+            )),
         });
     }
 
@@ -334,15 +337,23 @@ impl Tree {
     }
 }
 
-/// `<stem>.pooled.cwasm`: the module compiled by `host` (a gateway-host)
-/// with its pooled engine's settings.
-pub fn precompile_pooled(host: &Path, wasm: &Path, out: &Path) -> Result<()> {
+/// `<stem>.pooled.cwasm` or `<stem>.recycled.cwasm` (`modules`): the module
+/// compiled by `host` (a gateway-host) with its pooled engine's settings,
+/// prepared for recycling first for the latter.
+pub fn precompile_host(host: &Path, modules: Modules, wasm: &Path, out: &Path) -> Result<()> {
+    let runtime = match modules {
+        Modules::RecycledCwasm => "wasmtime_recycled",
+        _ => "wasmtime_pooled",
+    };
     // Per process: two builds at once must not rename each other's file.
     let tmp = out.with_extension(format!("cwasm.{}.tmp", std::process::id()));
     let sh = Shell::new()?;
-    cmd!(sh, "{host} --module {wasm} --precompile-to {tmp}")
-        .run()
-        .with_context(|| format!("precompiling {}", wasm.display()))?;
+    cmd!(
+        sh,
+        "{host} --runtime {runtime} --module {wasm} --precompile-to {tmp}"
+    )
+    .run()
+    .with_context(|| format!("precompiling {}", wasm.display()))?;
     replace(&tmp, out)
 }
 

@@ -42,6 +42,10 @@ pub enum Modules {
     HostCwasm,
     /// `.cwasm` precompiled by `wasmtime compile` (`cargo xtask build`).
     CliCwasm,
+    /// `.cwasm` of the modules prepared for recycling (their mutable
+    /// globals exported), precompiled by `gateway-host --runtime
+    /// wasmtime_recycled --precompile-to`.
+    RecycledCwasm,
 }
 
 impl Modules {
@@ -51,6 +55,7 @@ impl Modules {
             Modules::Wasm => ".wasm",
             Modules::HostCwasm => ".pooled.cwasm",
             Modules::CliCwasm => ".cli.cwasm",
+            Modules::RecycledCwasm => ".recycled.cwasm",
         }
     }
 
@@ -153,6 +158,17 @@ pub const VARIANTS: &[Variant] = &[
         study: false,
         colour: (117, 112, 179), // purple
         about: "gateway-host, the pooled design with a minimal WASI preview1 of its own (func_wrap host calls over two buffers) instead of wasmtime-wasi; still a fresh instance and memory per request",
+    },
+    Variant {
+        name: "wasm_host_wasmtime_recycled",
+        launch: Launch::Host {
+            runtime: "wasmtime_recycled",
+            modules: Modules::RecycledCwasm,
+        },
+        role: Role::InProcess,
+        study: false,
+        colour: (136, 34, 85), // wine (Paul Tol's muted palette)
+        about: "gateway-host, lean's host calls on one instance per module kept between requests: its dirty memory pages and mutable globals restored after each, a fresh instance after a failure",
     },
     Variant {
         name: "wasm_host_wasmtime",
@@ -766,6 +782,7 @@ mod tests {
                 "wasm_host_wasmtime_embedded",
                 "wasm_host_wasmtime_pooled",
                 "wasm_host_wasmtime_lean",
+                "wasm_host_wasmtime_recycled",
                 "wasm_host_wasmtime",
                 "wasm_host_wasmtime_aot",
                 "wasm_host_cli"

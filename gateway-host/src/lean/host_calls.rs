@@ -100,6 +100,18 @@ impl RequestState {
         }
     }
 
+    /// The next request's state in the same store (`recycled`): its body,
+    /// clock and deadline; the memory and the limits are kept.
+    pub(crate) fn renew(&mut self, body: &[u8], started: Instant, deadline: Instant) {
+        self.stdin.clear();
+        self.stdin.extend_from_slice(body);
+        self.read = 0;
+        self.stdout = Vec::new();
+        self.closed = 0;
+        self.started = started;
+        self.deadline = deadline;
+    }
+
     fn is_open(&self, fd: i32) -> bool {
         (STDIN..=STDERR).contains(&fd) && self.closed & (1 << fd) == 0
     }

@@ -1,8 +1,8 @@
 //! The hostile-module corpus (`gateway-wasm/hostile/*.wat`) against every Wasm
 //! runtime that can run here, each with its expected answer (the corpus's
-//! README has the table): embedded Wasmtime, pooled Wasmtime and lean
-//! Wasmtime (each from a precompiled `.cwasm`, as `wasm_host_wasmtime_pooled`
-//! and `wasm_host_wasmtime_lean` load it) always, the
+//! README has the table): embedded Wasmtime, pooled, lean and recycled
+//! Wasmtime (each from a precompiled `.cwasm`, as `wasm_host_wasmtime_pooled`,
+//! `_lean` and `_recycled` load it) always, the
 //! `wasmtime` CLI always (`cargo xtask test` provides it), `wasmedge` where it
 //! is installed; where it is not, the test checks the reason a gateway gives
 //! and says so.
@@ -16,8 +16,8 @@ use crate::support::{hostile_module, EARLY};
 use gateway_host::exit_guard;
 use gateway_host::spawn::UNGUARDED_EMPTY;
 use gateway_host::{
-    lean, pooled, CliRuntime, EmbeddedTransform, LeanTransform, Limits, PooledTransform,
-    SpawnTransform,
+    lean, pooled, recycled, CliRuntime, EmbeddedTransform, LeanTransform, Limits, PooledTransform,
+    RecycledTransform, SpawnTransform,
 };
 use gateway_native::{Transform, TransformError};
 
@@ -46,6 +46,7 @@ enum Rt {
     Embedded,
     Pooled,
     Lean,
+    Recycled,
     Wasmtime,
     Wasmedge,
 }
@@ -85,6 +86,15 @@ fn lean_transform(wasm: &[u8], module: &Path) -> LeanTransform {
     std::fs::write(&cwasm, lean::precompile(wasm).expect("module precompiles")).unwrap();
     let engine = lean::engine().expect("lean engine");
     LeanTransform::from_file(&engine, &cwasm, limits()).expect("cwasm loads")
+}
+
+/// The recycled runtime as the variant runs it: the module prepared and
+/// precompiled to a `.recycled.cwasm`.
+fn recycled_transform(wasm: &[u8], module: &Path) -> RecycledTransform {
+    let cwasm = module.with_extension("recycled.cwasm");
+    std::fs::write(&cwasm, recycled::precompile(wasm).expect("module prepares")).unwrap();
+    let engine = recycled::engine().expect("recycled engine");
+    RecycledTransform::from_file(&engine, &cwasm, limits()).expect("cwasm loads")
 }
 
 /// `wasmedge` where it is installed; where it is not, checks the reason the
@@ -129,6 +139,7 @@ fn transforms(wasm: &[u8], module: &Path) -> Vec<(Rt, Box<dyn Transform>)> {
         ),
         (Rt::Pooled, Box::new(pooled_transform(wasm, module))),
         (Rt::Lean, Box::new(lean_transform(wasm, module))),
+        (Rt::Recycled, Box::new(recycled_transform(wasm, module))),
         (
             Rt::Wasmtime,
             Box::new(SpawnTransform::new(
@@ -208,6 +219,16 @@ fn check(name: &str, body: &[u8], expect: impl Fn(Rt) -> Expect) {
             }
         }
         eprintln!("hostile: {what}");
+        // The same answer again: a runtime that keeps its instance (recycled)
+        // must not carry anything from the first call into the second.
+        if rt == Rt::Recycled {
+            let again = t.apply(body);
+            assert_eq!(
+                shown(&again),
+                shown(&result),
+                "{name} under {rt:?}, second call"
+            );
+        }
     }
 }
 

@@ -9,5 +9,6 @@ mod hostile;
 mod lean;
 mod pooled;
 mod real_module;
+mod recycled;
 mod sleep_deadline;
 mod spawn;

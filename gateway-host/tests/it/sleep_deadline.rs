@@ -81,3 +81,8 @@ fn pooled_cuts_a_sleep_at_the_deadline_and_serves_on() {
 fn lean_cuts_a_sleep_at_the_deadline_and_serves_on() {
     check("wasmtime_lean");
 }
+
+#[test]
+fn recycled_cuts_a_sleep_at_the_deadline_and_serves_on() {
+    check("wasmtime_recycled");
+}

@@ -310,10 +310,12 @@ fn recompile_cwasm(
     let dir = s.path("meta/callgrind/cwasm");
     let mut out = Vec::with_capacity(args.len());
     for arg in args {
-        let (stem, pooled) = if let Some(stem) = arg.strip_suffix(".pooled.cwasm") {
-            (stem, true)
+        let (stem, host_runtime) = if let Some(stem) = arg.strip_suffix(".pooled.cwasm") {
+            (stem, Some("wasmtime_pooled"))
+        } else if let Some(stem) = arg.strip_suffix(".recycled.cwasm") {
+            (stem, Some("wasmtime_recycled"))
         } else if let Some(stem) = arg.strip_suffix(".cli.cwasm") {
-            (stem, false)
+            (stem, None)
         } else {
             out.push(arg);
             continue;
@@ -327,8 +329,9 @@ fn recompile_cwasm(
             std::fs::create_dir_all(&dir)?;
             let mut cmd = std::process::Command::new(&valgrind.path);
             cmd.args(["--tool=none", "-q"]);
-            if pooled {
+            if let Some(runtime) = host_runtime {
                 cmd.arg(program)
+                    .args(["--runtime", runtime])
                     .arg("--module")
                     .arg(&wasm)
                     .arg("--precompile-to")

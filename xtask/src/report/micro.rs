@@ -177,7 +177,8 @@ pub fn add_section(doc: &mut Document, root: &Path, s: &Summary) -> Result<()> {
          instance of the study's module without a call; `hello/*` is one whole transform \
          (instantiate, `_start`, stdout, the store's drop); `hello/lean_start_only` is \
          `_start` alone on an instance made and dropped outside the timed part (the \
-         module's own work); the work benchmarks run the work module (pooled) against the \
+         module's own work); `hello/recycled` is `_start` on the one kept instance and its \
+         restore (dirty pages, globals); the work benchmarks run the work module (pooled) against the \
          same Rust code compiled natively.",
     ));
     let mut t =

@@ -11,9 +11,10 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use super::Arm;
-use crate::build::{precompile_cli, precompile_pooled, Tree, BINS, MODULES};
+use crate::build::{precompile_cli, precompile_host, Tree, BINS, MODULES};
 use crate::files::copy;
 use crate::provenance::{self, Unit};
+use crate::variants::Modules;
 use crate::{docker, paths, variants};
 
 /// Build one tree's gateways, upstream and modules into `target` as `cargo
@@ -80,10 +81,11 @@ fn copy_built(target: &Path, dest: &Path, modules: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// `<stem>.pooled.cwasm` by the arm's own gateway-host, `<stem>.cli.cwasm`
-/// by the wasmtime CLI. Best effort: a revision whose gateway-host cannot
-/// precompile (older than the pooled variant) or a missing CLI leaves the
-/// file out, and the variant that needs it is skipped as not built.
+/// `<stem>.pooled.cwasm` and `<stem>.recycled.cwasm` by the arm's own
+/// gateway-host, `<stem>.cli.cwasm` by the wasmtime CLI. Best effort: a
+/// revision whose gateway-host cannot precompile (older than the variant)
+/// or a missing CLI leaves the file out, and the variant that needs it is
+/// skipped as not built.
 fn precompile(bin: &Path) {
     let host = bin.join("gateway-host");
     let cli = crate::tools::wasmtime_cli().ok();
@@ -94,8 +96,10 @@ fn precompile(bin: &Path) {
         }
         let mut made = Vec::new();
         if host.exists() {
-            let out = bin.join(format!("{stem}.pooled.cwasm"));
-            made.push((precompile_pooled(&host, &wasm, &out), out));
+            for modules in [Modules::HostCwasm, Modules::RecycledCwasm] {
+                let out = bin.join(format!("{stem}{}", modules.suffix()));
+                made.push((precompile_host(&host, modules, &wasm, &out), out));
+            }
         }
         if let Some(cli) = &cli {
             let out = bin.join(format!("{stem}.cli.cwasm"));
