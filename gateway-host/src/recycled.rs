@@ -8,7 +8,9 @@
 //! request that returned (or called `proc_exit(0)`)
 //!
 //! - the linear memory is restored from a copy taken right after
-//!   instantiation: the pages the request may have written ([`dirty`]);
+//!   instantiation: the pages the request may have written, found by a
+//!   page-table scan unless no page fault happened since the last one
+//!   ([`dirty`]);
 //! - every mutable global is set back to its value then (the module is
 //!   prepared at build time so they are exported: [`prepare`]);
 //! - tables and passive segments cannot have changed: [`prepare`] refuses
@@ -69,7 +71,10 @@ pub struct Stats {
     pub instantiated: u64,
     /// Requests that ran on an instance an earlier request used.
     pub reused: u64,
-    /// Bytes of memory copied back by the last restore.
+    /// Restores that scanned the page tables (the others took no page
+    /// fault since the one before, so they knew the pages: see [`dirty`]).
+    pub scans: u64,
+    /// Bytes of memory put back by the last restore.
     pub last_restored_bytes: usize,
 }
 
@@ -78,8 +83,8 @@ struct Instance {
     store: Store<RequestState>,
     start: TypedFunc<(), ()>,
     memory: Memory,
-    /// The memory as it was right after instantiation.
-    image: Vec<u8>,
+    /// Puts the memory back as it was right after instantiation.
+    restorer: dirty::Restorer,
     /// Each mutable global with its value right after instantiation.
     globals: Vec<(Global, Val)>,
 }
@@ -169,8 +174,9 @@ impl RecycledTransform {
             Err(err) => classify(err, &self.limits),
         };
         if verdict.is_ok() {
-            if let Some(bytes) = instance.restore(&self.pages) {
-                self.stats.last_restored_bytes = bytes;
+            if let Some(done) = instance.restore(&self.pages) {
+                self.stats.last_restored_bytes = done.bytes;
+                self.stats.scans += u64::from(done.scanned);
                 self.kept = Some(instance);
             }
         }
@@ -219,7 +225,7 @@ impl RecycledTransform {
             let value = global.get(&mut store);
             globals.push((global, value));
         }
-        let image = memory.data(&store).to_vec();
+        let restorer = dirty::Restorer::new(dirty::Image::of(memory.data(&store)));
         // Reading it all mapped every page; unmap the unwritten ones again.
         self.pages.release_clean(memory.data_mut(&mut store));
         self.stats.instantiated += 1;
@@ -227,7 +233,7 @@ impl RecycledTransform {
             store,
             start,
             memory,
-            image,
+            restorer,
             globals,
         })
     }
@@ -236,17 +242,17 @@ impl RecycledTransform {
 impl Instance {
     /// Puts the memory and the globals back as they were after
     /// instantiation; `None` if it cannot (the memory grew), so the
-    /// instance is dropped. Returns the bytes of memory copied.
-    fn restore(&mut self, pages: &dirty::PageMap) -> Option<usize> {
+    /// instance is dropped.
+    fn restore(&mut self, pages: &dirty::PageMap) -> Option<dirty::Restored> {
         let memory = self.memory.data_mut(&mut self.store);
-        if memory.len() != self.image.len() {
+        if memory.len() != self.restorer.len() {
             return None;
         }
-        let copied = pages.restore(memory, &self.image);
+        let done = self.restorer.restore(pages, memory);
         for (global, value) in &self.globals {
             global.set(&mut self.store, *value).ok()?;
         }
-        Some(copied)
+        Some(done)
     }
 }
 

@@ -5,8 +5,17 @@
 //! A page that is still the image's file page, the shared zero page, or not
 //! mapped at all has not been written since the memory was mapped; every
 //! other page (private, present or swapped) is copied back from the image.
-//! A page once restored stays private, so it is copied back after every
-//! later request too: the cost follows the pages ever touched, not the bytes.
+//! A page once restored stays private, so it is put back after every later
+//! request too: the cost follows the pages ever touched, not the bytes.
+//!
+//! The scan walks every page table entry of the memory, which costs more
+//! than the restore itself, so a [`Restorer`] skips it when it can prove no
+//! new page became private: a page stops being the image's, or the zero
+//! page, only through a page fault on the first write to it (by the module,
+//! or by the kernel on its behalf), and every fault of the thread is counted
+//! (`getrusage(RUSAGE_THREAD)`). When the thread took no fault since the
+//! last restore, the private pages are the ones that scan found, and only
+//! those are put back. Any fault, for whatever reason, means a full scan.
 
 use std::fs::File;
 use std::os::fd::AsRawFd as _;
@@ -67,6 +76,123 @@ struct PageRegion {
     categories: u64,
 }
 
+/// The granule of a restore: the smallest page size Linux has.
+const PAGE: usize = 4096;
+
+/// A memory's contents to restore, and which of its pages are all zeros
+/// (most of a module's: its stack, its heap, its `.bss`).
+pub struct Image {
+    bytes: Vec<u8>,
+    zero: Vec<bool>,
+}
+
+impl Image {
+    pub fn of(memory: &[u8]) -> Self {
+        Image {
+            bytes: memory.to_vec(),
+            zero: memory
+                .chunks(PAGE)
+                .map(|page| page.iter().all(|&b| b == 0))
+                .collect(),
+        }
+    }
+
+    /// Puts back `from..to` of `memory` (page-aligned) page by page;
+    /// returns the bytes written.
+    fn put_back(&self, memory: &mut [u8], from: usize, to: usize) -> usize {
+        for page in (from..to).step_by(PAGE) {
+            let page = page..(page + PAGE).min(to);
+            if self.zero[page.start / PAGE] {
+                // Writes only: no read of the (likely cold) copy.
+                memory[page].fill(0);
+            } else {
+                memory[page.clone()].copy_from_slice(&self.bytes[page]);
+            }
+        }
+        to - from
+    }
+}
+
+/// Puts one memory back to its [`Image`] after each request.
+pub struct Restorer {
+    image: Image,
+    /// The private pages the last scan found, as offsets into the memory.
+    known: Vec<(usize, usize)>,
+    /// The thread and its fault count when the last restore began.
+    faults_then: Option<(std::thread::ThreadId, u64)>,
+}
+
+/// What one restore did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Restored {
+    /// Bytes of memory written back.
+    pub bytes: usize,
+    /// Whether the page tables were scanned (else the known pages sufficed).
+    pub scanned: bool,
+}
+
+impl Restorer {
+    pub fn new(image: Image) -> Self {
+        Restorer {
+            image,
+            known: Vec::new(),
+            faults_then: None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.image.bytes.len()
+    }
+
+    /// Makes `memory` (the image's size) equal to the image again.
+    pub fn restore(&mut self, map: &PageMap, memory: &mut [u8]) -> Restored {
+        assert_eq!(memory.len(), self.len(), "restore needs the image's size");
+        let now = thread_faults().map(|n| (std::thread::current().id(), n));
+        let quiet = now.is_some() && now == self.faults_then;
+        // Taken before this restore's writes: should they fault (a page
+        // swapped out meanwhile), the next restore scans.
+        self.faults_then = now;
+        if !quiet {
+            let base = memory.as_ptr() as u64;
+            let mut found = Vec::new();
+            if map
+                .scan(base, memory.len() as u64, &mut |start, end| {
+                    found.push(((start - base) as usize, (end - base) as usize));
+                })
+                .is_err()
+            {
+                // A kernel without the ioctl, or a failed scan: all of it,
+                // and no skipping next time.
+                found = vec![(0, memory.len())];
+                self.faults_then = None;
+            }
+            self.known = found;
+        }
+        let mut bytes = 0;
+        for &(from, to) in &self.known {
+            bytes += self.image.put_back(memory, from, to);
+        }
+        Restored {
+            bytes,
+            scanned: !quiet,
+        }
+    }
+}
+
+/// The calling thread's page faults so far (minor and major), or `None`
+/// if the kernel does not say.
+fn thread_faults() -> Option<u64> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage writes one `rusage` into the pointer it is given.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: it succeeded, so it wrote the struct.
+    let usage = unsafe { usage.assume_init() };
+    Some(usage.ru_minflt as u64 + usage.ru_majflt as u64)
+}
+
 /// Regions returned per ioctl; more are fetched by scanning again from
 /// where the kernel stopped.
 const REGIONS: usize = 32;
@@ -92,31 +218,6 @@ impl PageMap {
     /// Whether pages are found by scanning (else the whole memory is copied).
     pub fn scans(&self) -> bool {
         self.0.is_some()
-    }
-
-    /// Makes `memory` equal to `image` (same length), copying back the pages
-    /// that may differ. Returns the bytes copied.
-    pub fn restore(&self, memory: &mut [u8], image: &[u8]) -> usize {
-        assert_eq!(memory.len(), image.len(), "restore needs the image's size");
-        let base = memory.as_ptr() as u64;
-        // Found before any copy, so the scan never sees a page this restore
-        // wrote.
-        let mut regions = Vec::new();
-        let len = memory.len() as u64;
-        if self
-            .scan(base, len, &mut |start, end| regions.push((start, end)))
-            .is_err()
-        {
-            // A kernel without the ioctl, or a failed scan: copy everything.
-            regions = vec![(base, base + memory.len() as u64)];
-        }
-        let mut copied = 0;
-        for (start, end) in regions {
-            let (from, to) = ((start - base) as usize, (end - base) as usize);
-            memory[from..to].copy_from_slice(&image[from..to]);
-            copied += to - from;
-        }
-        copied
     }
 
     /// Unmaps the pages of `memory` that are mapped but unwritten (the
@@ -211,8 +312,6 @@ impl PageMap {
 mod tests {
     use super::*;
 
-    const PAGE: usize = 4096;
-
     /// An anonymous private mapping, as a memory beyond its image is.
     struct Mapping(*mut u8, usize);
 
@@ -250,19 +349,64 @@ mod tests {
     fn restores_written_pages_and_only_those_when_it_can_scan() {
         let map = PageMap::open();
         let mut memory = Mapping::new(64 * PAGE);
-        let image = vec![0u8; 64 * PAGE];
+        let mut restorer = Restorer::new(Image::of(&vec![0u8; 64 * PAGE]));
         // Read-only touches map the zero page: not written.
         assert_eq!(memory.bytes()[10 * PAGE], 0);
         memory.bytes()[3 * PAGE + 5] = 1;
         memory.bytes()[40 * PAGE] = 2;
         memory.bytes()[41 * PAGE + 4095] = 3;
-        let copied = map.restore(memory.bytes(), &image);
+        let done = restorer.restore(&map, memory.bytes());
+        assert!(done.scanned);
         assert!(memory.bytes().iter().all(|&b| b == 0));
         if map.scans() {
-            assert_eq!(copied, 3 * PAGE, "pages 3, 40 and 41");
+            assert_eq!(done.bytes, 3 * PAGE, "pages 3, 40 and 41");
         } else {
-            assert_eq!(copied, 64 * PAGE);
+            assert_eq!(done.bytes, 64 * PAGE);
         }
+    }
+
+    #[test]
+    fn zero_pages_are_cleared_and_others_copied() {
+        let map = PageMap::open();
+        let mut contents = vec![0u8; 8 * PAGE];
+        contents[2 * PAGE..3 * PAGE].fill(5);
+        contents[5 * PAGE + 17] = 9;
+        let mut restorer = Restorer::new(Image::of(&contents));
+        let mut memory = Mapping::new(8 * PAGE);
+        memory.bytes().copy_from_slice(&contents);
+        restorer.restore(&map, memory.bytes());
+        for page in [1, 2, 5, 6] {
+            memory.bytes()[page * PAGE..(page + 1) * PAGE].fill(0xee);
+        }
+        restorer.restore(&map, memory.bytes());
+        assert!(memory.bytes() == &contents[..]);
+    }
+
+    /// Without a fault since the last restore, the known pages are put
+    /// back without a scan; a write to a new page faults, and is found.
+    #[test]
+    fn skips_the_scan_only_while_no_page_fault_happened() {
+        let map = PageMap::open();
+        let mut restorer = Restorer::new(Image::of(&vec![0u8; 16 * PAGE]));
+        let mut memory = Mapping::new(16 * PAGE);
+        memory.bytes()[2 * PAGE] = 1;
+        assert!(restorer.restore(&map, memory.bytes()).scanned);
+        // Page 2 is private now: writing it again takes no fault.
+        let mut skipped = 0;
+        for _ in 0..20 {
+            memory.bytes()[2 * PAGE + 8] = 1;
+            let done = restorer.restore(&map, memory.bytes());
+            skipped += usize::from(!done.scanned);
+            assert_eq!(memory.bytes()[2 * PAGE + 8], 0);
+        }
+        if map.scans() {
+            assert!(skipped > 0, "never skipped");
+        }
+        // A new page: its first write faults, so the next restore scans.
+        memory.bytes()[9 * PAGE + 1] = 1;
+        let done = restorer.restore(&map, memory.bytes());
+        assert!(done.scanned);
+        assert!(memory.bytes().iter().all(|&b| b == 0));
     }
 
     #[test]
@@ -271,11 +415,11 @@ mod tests {
         // Every other page written: more separate regions than one ioctl returns.
         let pages = 4 * REGIONS;
         let mut memory = Mapping::new(pages * PAGE);
-        let image = vec![7u8; pages * PAGE];
+        let mut restorer = Restorer::new(Image::of(&vec![7u8; pages * PAGE]));
         for page in (0..pages).step_by(2) {
             memory.bytes()[page * PAGE] = 1;
         }
-        map.restore(memory.bytes(), &image);
+        restorer.restore(&map, memory.bytes());
         for page in (0..pages).step_by(2) {
             assert!(memory.bytes()[page * PAGE..(page + 1) * PAGE]
                 .iter()
