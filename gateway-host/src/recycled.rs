@@ -225,7 +225,8 @@ impl RecycledTransform {
             let value = global.get(&mut store);
             globals.push((global, value));
         }
-        let restorer = dirty::Restorer::new(dirty::Image::of(memory.data(&store)));
+        let image = dirty::Image::of(memory.data(&store));
+        let restorer = dirty::Restorer::new(image, memory.data_mut(&mut store));
         // Reading it all mapped every page; unmap the unwritten ones again.
         self.pages.release_clean(memory.data_mut(&mut store));
         self.stats.instantiated += 1;

@@ -238,7 +238,8 @@ mod tests {
                 "wasmedge",
                 "wasmtime_pooled",
                 "wasmtime_aot",
-                "wasmtime_lean"
+                "wasmtime_lean",
+                "wasmtime_recycled"
             ]
         );
         for r in Runtime::value_variants() {
@@ -249,6 +250,7 @@ mod tests {
         assert_eq!(Runtime::WasmtimePooled.cli(), None);
         assert_eq!(Runtime::WasmtimeAot.cli(), Some(CliRuntime::WasmtimeAot));
         assert_eq!(Runtime::WasmtimeLean.cli(), None);
+        assert_eq!(Runtime::WasmtimeRecycled.cli(), None);
     }
 
     #[test]

@@ -16,6 +16,10 @@
 //! (`getrusage(RUSAGE_THREAD)`). When the thread took no fault since the
 //! last restore, the private pages are the ones that scan found, and only
 //! those are put back. Any fault, for whatever reason, means a full scan.
+//! One other way a page becomes private is khugepaged folding a range into
+//! a huge page, filling its untouched pages with zeros, from another
+//! thread; so the memory is marked `MADV_NOHUGEPAGE` first, and if that
+//! fails the scan is never skipped.
 
 use std::fs::File;
 use std::os::fd::AsRawFd as _;
@@ -120,6 +124,8 @@ pub struct Restorer {
     known: Vec<(usize, usize)>,
     /// The thread and its fault count when the last restore began.
     faults_then: Option<(std::thread::ThreadId, u64)>,
+    /// Whether the scan may be skipped at all (see the module's doc).
+    may_skip: bool,
 }
 
 /// What one restore did.
@@ -132,11 +138,22 @@ pub struct Restored {
 }
 
 impl Restorer {
-    pub fn new(image: Image) -> Self {
+    /// A restorer of `memory`, whose contents now are `image`.
+    pub fn new(image: Image, memory: &mut [u8]) -> Self {
+        // SAFETY: only changes how the kernel may back the range, which
+        // lies in `memory`, borrowed mutably; its contents stay.
+        let rc = unsafe {
+            libc::madvise(
+                memory.as_mut_ptr().cast(),
+                memory.len(),
+                libc::MADV_NOHUGEPAGE,
+            )
+        };
         Restorer {
             image,
             known: Vec::new(),
             faults_then: None,
+            may_skip: rc == 0,
         }
     }
 
@@ -148,7 +165,7 @@ impl Restorer {
     pub fn restore(&mut self, map: &PageMap, memory: &mut [u8]) -> Restored {
         assert_eq!(memory.len(), self.len(), "restore needs the image's size");
         let now = thread_faults().map(|n| (std::thread::current().id(), n));
-        let quiet = now.is_some() && now == self.faults_then;
+        let quiet = self.may_skip && now.is_some() && now == self.faults_then;
         // Taken before this restore's writes: should they fault (a page
         // swapped out meanwhile), the next restore scans.
         self.faults_then = now;
@@ -349,7 +366,7 @@ mod tests {
     fn restores_written_pages_and_only_those_when_it_can_scan() {
         let map = PageMap::open();
         let mut memory = Mapping::new(64 * PAGE);
-        let mut restorer = Restorer::new(Image::of(&vec![0u8; 64 * PAGE]));
+        let mut restorer = Restorer::new(Image::of(&vec![0u8; 64 * PAGE]), memory.bytes());
         // Read-only touches map the zero page: not written.
         assert_eq!(memory.bytes()[10 * PAGE], 0);
         memory.bytes()[3 * PAGE + 5] = 1;
@@ -371,9 +388,9 @@ mod tests {
         let mut contents = vec![0u8; 8 * PAGE];
         contents[2 * PAGE..3 * PAGE].fill(5);
         contents[5 * PAGE + 17] = 9;
-        let mut restorer = Restorer::new(Image::of(&contents));
         let mut memory = Mapping::new(8 * PAGE);
         memory.bytes().copy_from_slice(&contents);
+        let mut restorer = Restorer::new(Image::of(&contents), memory.bytes());
         restorer.restore(&map, memory.bytes());
         for page in [1, 2, 5, 6] {
             memory.bytes()[page * PAGE..(page + 1) * PAGE].fill(0xee);
@@ -387,8 +404,8 @@ mod tests {
     #[test]
     fn skips_the_scan_only_while_no_page_fault_happened() {
         let map = PageMap::open();
-        let mut restorer = Restorer::new(Image::of(&vec![0u8; 16 * PAGE]));
         let mut memory = Mapping::new(16 * PAGE);
+        let mut restorer = Restorer::new(Image::of(&vec![0u8; 16 * PAGE]), memory.bytes());
         memory.bytes()[2 * PAGE] = 1;
         assert!(restorer.restore(&map, memory.bytes()).scanned);
         // Page 2 is private now: writing it again takes no fault.
@@ -415,7 +432,7 @@ mod tests {
         // Every other page written: more separate regions than one ioctl returns.
         let pages = 4 * REGIONS;
         let mut memory = Mapping::new(pages * PAGE);
-        let mut restorer = Restorer::new(Image::of(&vec![7u8; pages * PAGE]));
+        let mut restorer = Restorer::new(Image::of(&vec![7u8; pages * PAGE]), memory.bytes());
         for page in (0..pages).step_by(2) {
             memory.bytes()[page * PAGE] = 1;
         }
