@@ -317,8 +317,13 @@ impl PageMap {
                 found(region.start, region.end);
             }
             // The kernel stops early when `regions` is full.
-            if arg.walk_end >= end || arg.walk_end <= start {
+            if arg.walk_end >= end {
                 return Ok(());
+            }
+            if arg.walk_end <= start {
+                // No progress: never loop, never report a partial walk as
+                // whole (the caller then restores everything).
+                return Err(std::io::Error::other("PAGEMAP_SCAN made no progress"));
             }
             start = arg.walk_end;
         }
