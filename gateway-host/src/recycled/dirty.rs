@@ -83,21 +83,35 @@ struct PageRegion {
 /// The granule of a restore: the smallest page size Linux has.
 const PAGE: usize = 4096;
 
-/// A memory's contents to restore, and which of its pages are all zeros
-/// (most of a module's: its stack, its heap, its `.bss`).
+static ZEROS: [u8; PAGE] = [0; PAGE];
+
+/// A memory's contents to restore: its non-zero pages, copied; the zero
+/// ones (most of a module's: its stack, its heap, its `.bss`) only known.
 pub struct Image {
-    bytes: Vec<u8>,
-    zero: Vec<bool>,
+    len: usize,
+    /// Per page: where its copy starts in `copies`, or `None` for zeros.
+    pages: Vec<Option<usize>>,
+    copies: Vec<u8>,
 }
 
 impl Image {
     pub fn of(memory: &[u8]) -> Self {
+        let mut copies = Vec::new();
+        let pages = memory
+            .chunks(PAGE)
+            .map(|page| {
+                // Compared with a zero page: `memcmp`, not a byte loop.
+                if page == &ZEROS[..page.len()] {
+                    return None;
+                }
+                copies.extend_from_slice(page);
+                Some(copies.len() - page.len())
+            })
+            .collect();
         Image {
-            bytes: memory.to_vec(),
-            zero: memory
-                .chunks(PAGE)
-                .map(|page| page.iter().all(|&b| b == 0))
-                .collect(),
+            len: memory.len(),
+            pages,
+            copies,
         }
     }
 
@@ -106,11 +120,13 @@ impl Image {
     fn put_back(&self, memory: &mut [u8], from: usize, to: usize) -> usize {
         for page in (from..to).step_by(PAGE) {
             let page = page..(page + PAGE).min(to);
-            if self.zero[page.start / PAGE] {
-                // Writes only: no read of the (likely cold) copy.
-                memory[page].fill(0);
-            } else {
-                memory[page.clone()].copy_from_slice(&self.bytes[page]);
+            match self.pages[page.start / PAGE] {
+                // Writes only: no read of a (likely cold) copy.
+                None => memory[page].fill(0),
+                Some(at) => {
+                    let len = page.len();
+                    memory[page].copy_from_slice(&self.copies[at..at + len]);
+                }
             }
         }
         to - from
@@ -158,7 +174,7 @@ impl Restorer {
     }
 
     pub fn len(&self) -> usize {
-        self.image.bytes.len()
+        self.image.len
     }
 
     /// Makes `memory` (the image's size) equal to the image again.
