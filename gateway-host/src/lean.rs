@@ -68,16 +68,8 @@ impl LeanTransform {
         let start = module
             .get_export_index("_start")
             .context("the module exports no `_start`: it is not a WASI command")?;
-        let mut linker = Linker::new(engine);
-        host_calls::link(&mut linker)
-            .map_err(anyhow::Error::from)
-            .context("defining the lean WASI host calls")?;
-        let pre = linker
-            .instantiate_pre(module)
-            .map_err(anyhow::Error::from)
-            .context("linking the module against the lean WASI preview1 layer")?;
         Ok(LeanTransform {
-            pre,
+            pre: link(engine, module)?,
             start,
             memory: module.get_export_index("memory"),
             engine: engine.clone(),
@@ -108,24 +100,8 @@ impl LeanTransform {
         }
     }
 
-    /// A fresh store: the body as stdin, the limits, the deadline.
     fn store(&self, body: &[u8]) -> Store<RequestState> {
-        let started = Instant::now();
-        let limits = &self.limits;
-        let state = RequestState::new(
-            body,
-            limits.max_output_bytes,
-            StoreLimitsBuilder::new()
-                .memory_size(limits.max_memory_bytes)
-                .build(),
-            started,
-            started + limits.timeout,
-        );
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.limits);
-        // Relative to the current epoch, so it covers instantiation too.
-        store.set_epoch_deadline(self.epoch_ticks);
-        store
+        store(&self.engine, &self.limits, self.epoch_ticks, body)
     }
 
     /// Instantiates, points the host calls at the memory, runs `_start`.
@@ -164,6 +140,43 @@ impl LeanTransform {
             limits: self.limits,
         })
     }
+}
+
+/// Links `module` against the lean WASI layer (`recycled` links the same
+/// way). An import the layer does not define fails here, naming it.
+pub(crate) fn link(engine: &Engine, module: &Module) -> anyhow::Result<InstancePre<RequestState>> {
+    let mut linker = Linker::new(engine);
+    host_calls::link(&mut linker)
+        .map_err(anyhow::Error::from)
+        .context("defining the lean WASI host calls")?;
+    linker
+        .instantiate_pre(module)
+        .map_err(anyhow::Error::from)
+        .context("linking the module against the lean WASI preview1 layer")
+}
+
+/// A fresh store: the body as stdin, the limits, the deadline.
+pub(crate) fn store(
+    engine: &Engine,
+    limits: &Limits,
+    epoch_ticks: u64,
+    body: &[u8],
+) -> Store<RequestState> {
+    let started = Instant::now();
+    let state = RequestState::new(
+        body,
+        limits.max_output_bytes,
+        StoreLimitsBuilder::new()
+            .memory_size(limits.max_memory_bytes)
+            .build(),
+        started,
+        started + limits.timeout,
+    );
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limits);
+    // Relative to the current epoch, so it covers instantiation too.
+    store.set_epoch_deadline(epoch_ticks);
+    store
 }
 
 /// See [`LeanTransform::ready`]. Dropping it drops the store (the reset).

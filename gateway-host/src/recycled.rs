@@ -29,13 +29,11 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use gateway_native::{Transform, TransformError};
-use wasmtime::{
-    Engine, Global, InstancePre, Linker, Memory, Module, Store, StoreLimitsBuilder, TypedFunc, Val,
-};
+use wasmtime::{Engine, Global, InstancePre, Memory, Module, Store, TypedFunc, Val};
 
 use crate::epoch;
-use crate::lean::classify;
-use crate::lean::host_calls::{self, RequestState};
+use crate::lean::host_calls::RequestState;
+use crate::lean::{self, classify};
 use crate::limits::Limits;
 
 /// The engine is `pooled`'s: a fresh instance (the first, and after a
@@ -119,14 +117,7 @@ impl RecycledTransform {
             .filter(|e| e.name().starts_with(prepare::GLOBAL_PREFIX))
             .map(|e| e.name().to_owned())
             .collect();
-        let mut linker = Linker::new(engine);
-        host_calls::link(&mut linker)
-            .map_err(anyhow::Error::from)
-            .context("defining the lean WASI host calls")?;
-        let pre = linker
-            .instantiate_pre(module)
-            .map_err(anyhow::Error::from)
-            .context("linking the module against the lean WASI preview1 layer")?;
+        let pre = lean::link(engine, module)?;
         let pages = dirty::PageMap::open();
         if !pages.scans() {
             eprintln!(
@@ -187,20 +178,8 @@ impl RecycledTransform {
 
     /// A fresh store and instance, with the copies its restore starts from.
     fn instantiate(&mut self) -> Result<Instance, TransformError> {
-        let now = Instant::now();
-        let state = RequestState::new(
-            &[],
-            self.limits.max_output_bytes,
-            StoreLimitsBuilder::new()
-                .memory_size(self.limits.max_memory_bytes)
-                .build(),
-            now,
-            now + self.limits.timeout,
-        );
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.limits);
-        // A start function runs at instantiation: under the deadline too.
-        store.set_epoch_deadline(self.epoch_ticks);
+        // Its deadline covers a start function run at instantiation.
+        let mut store = lean::store(&self.engine, &self.limits, self.epoch_ticks, &[]);
         let instance = match self.pre.instantiate(&mut store) {
             Ok(instance) => instance,
             Err(err) => {

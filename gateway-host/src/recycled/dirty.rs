@@ -235,7 +235,7 @@ pub struct PageMap(Option<File>);
 
 impl PageMap {
     /// Opens `/proc/self/pagemap` and tries one scan; without it,
-    /// [`restore`](Self::restore) copies the whole memory back.
+    /// [`Restorer::restore`] puts the whole memory back.
     pub fn open() -> Self {
         let Ok(file) = File::open("/proc/self/pagemap") else {
             return PageMap(None);
@@ -256,7 +256,7 @@ impl PageMap {
     /// Unmaps the pages of `memory` that are mapped but unwritten (the
     /// image's file pages, the zero page), as after reading all of it for a
     /// copy: their contents come back unchanged on the next touch, and the
-    /// scan after each request then walks only the pages requests use.
+    /// scans after requests examine only the pages requests mapped.
     pub fn release_clean(&self, memory: &mut [u8]) {
         let mut regions = Vec::new();
         let (base, len) = (memory.as_mut_ptr() as u64, memory.len() as u64);
