@@ -40,8 +40,10 @@ use host_calls::{Exit, OutputOverCap, RequestState};
 /// 1.5x native became 2.3x); decommitting the table slot alone was also
 /// slower; without copy-on-write images (`memory_init_cow(false)`) each
 /// instantiation copies the data segments (+8% instructions); without
-/// PAGEMAP_SCAN the whole resident part is memset, dirty or not.
-pub use crate::pooled::{config, engine, precompile};
+/// PAGEMAP_SCAN the whole resident part is memset, dirty or not. Keeping
+/// pages resident is the opt-in [`Residency::Keep`](crate::residency::Residency):
+/// by default a slot's pages are all decommitted (see `residency`).
+pub use crate::pooled::{config, config_with, engine, engine_with, precompile};
 
 /// Runs a WASI preview1 command module per body, with [`host_calls`] as its
 /// WASI, from pre-linked, pooled instances.
@@ -101,7 +103,13 @@ impl LeanTransform {
     }
 
     fn store(&self, body: &[u8]) -> Store<RequestState> {
-        store(&self.engine, &self.limits, self.epoch_ticks, body)
+        store(
+            &self.engine,
+            &self.limits,
+            self.epoch_ticks,
+            body,
+            Instant::now(),
+        )
     }
 
     /// Instantiates, points the host calls at the memory, runs `_start`.
@@ -155,14 +163,15 @@ pub(crate) fn link(engine: &Engine, module: &Module) -> anyhow::Result<InstanceP
         .context("linking the module against the lean WASI preview1 layer")
 }
 
-/// A fresh store: the body as stdin, the limits, the deadline.
+/// A fresh store for a request that started at `started`: the body as
+/// stdin, the limits, the deadline (`started` + the timeout).
 pub(crate) fn store(
     engine: &Engine,
     limits: &Limits,
     epoch_ticks: u64,
     body: &[u8],
+    started: Instant,
 ) -> Store<RequestState> {
-    let started = Instant::now();
     let state = RequestState::new(
         body,
         limits.max_output_bytes,

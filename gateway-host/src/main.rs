@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use gateway_host::{
     lean, pooled, recycled, EmbeddedTransform, LeanTransform, Limits, PooledTransform,
-    RecycledTransform, Runtime, SpawnTransform, WithWork,
+    RecycledTransform, Residency, Runtime, SpawnTransform, WithWork,
 };
 use gateway_native::{ServerArgs, Transform};
 
@@ -47,6 +47,15 @@ struct Args {
     #[arg(long, env = "WASM_MAX_MEMORY_MB", default_value_t = Limits::DEFAULT_MAX_MEMORY_MB,
           value_parser = clap::value_parser!(u64).range(1..))]
     wasm_max_memory_mb: u64,
+
+    /// What happens to the memory pages a request touched, for the runtimes
+    /// that reuse them (`wasmtime_pooled`, `wasmtime_lean`'s pool slots,
+    /// `wasmtime_recycled`'s instance): `release` gives them back to the
+    /// kernel, so no request can time what an earlier one touched; `keep`
+    /// leaves them mapped, faster but an open timing channel (README.md,
+    /// "Reuse and page residency").
+    #[arg(long, env = "WASM_RESIDENCY", value_enum, default_value_t = Residency::Release)]
+    wasm_residency: Residency,
 
     /// The runtime binary for `--runtime wasmtime|wasmedge` [default: $WASMTIME
     /// or $WASMEDGE, else the runtime's name on PATH]
@@ -92,11 +101,11 @@ fn main() -> ExitCode {
 fn build_transform(args: &Args) -> anyhow::Result<Box<dyn Transform>> {
     // One engine (one pool, one epoch thread) for both modules.
     let pooled_engine = match args.runtime {
-        Runtime::WasmtimePooled => Some(pooled::engine()?),
+        Runtime::WasmtimePooled => Some(pooled::engine_with(args.wasm_residency)?),
         _ => None,
     };
     let lean_engine = match args.runtime {
-        Runtime::WasmtimeLean => Some(lean::engine()?),
+        Runtime::WasmtimeLean => Some(lean::engine_with(args.wasm_residency)?),
         _ => None,
     };
     let recycled_engine = match args.runtime {
@@ -107,6 +116,7 @@ fn build_transform(args: &Args) -> anyhow::Result<Box<dyn Transform>> {
         runtime: args.runtime,
         runtime_bin: args.runtime_bin.clone(),
         limits: Limits::from_flags(args.wasm_timeout_ms, args.wasm_max_memory_mb),
+        residency: args.wasm_residency,
         pooled_engine,
         lean_engine,
         recycled_engine,
@@ -129,6 +139,7 @@ struct LoadSpec {
     runtime: Runtime,
     runtime_bin: Option<PathBuf>,
     limits: Limits,
+    residency: Residency,
     pooled_engine: Option<wasmtime::Engine>,
     lean_engine: Option<wasmtime::Engine>,
     recycled_engine: Option<wasmtime::Engine>,
@@ -145,9 +156,9 @@ fn load(spec: &LoadSpec, module: &Path) -> anyhow::Result<Box<dyn Transform>> {
         return Ok(Box::new(LeanTransform::from_file(engine, module, limits)?));
     }
     if let Some(engine) = &spec.recycled_engine {
-        return Ok(Box::new(RecycledTransform::from_file(
-            engine, module, limits,
-        )?));
+        return Ok(Box::new(
+            RecycledTransform::from_file(engine, module, limits)?.with_residency(spec.residency),
+        ));
     }
     let Some(cli) = spec.runtime.cli() else {
         let transform = EmbeddedTransform::from_file(module, limits)?;

@@ -25,21 +25,36 @@ use wasmtime::{
 use crate::call::{self, RequestState};
 use crate::epoch;
 use crate::limits::Limits;
+use crate::residency::Residency;
 
 /// Slots in the pool for instances, memories and tables. The server is
 /// single-threaded, so at most one study and one work instance live at a
 /// time; each slot reserves its address space up front, so keep it small.
 const POOL_SLOTS: u32 = 4;
 
-/// Bytes of each memory and table slot kept resident between requests: the
-/// study's module's whole initial memory (its 1 MiB stack and data) and heap.
+/// Bytes of each memory and table slot kept resident between requests with
+/// [`Residency::Keep`]: the study's module's whole initial memory (its 1 MiB
+/// stack and data) and heap.
 const KEEP_RESIDENT: usize = 2 << 20;
 
-/// The engine settings. A `.cwasm` only loads into an engine whose settings
-/// match the one that compiled it, so [`precompile`] and [`engine`] both use
-/// this. The memory cap is enforced per request by a `StoreLimits`, not by
-/// the pool's slot size, so it does not change what a `.cwasm` must match.
+/// The engine settings, with the default [`Residency::Release`]. A `.cwasm`
+/// only loads into an engine whose settings match the one that compiled it,
+/// so [`precompile`] and [`engine`] both use this. Neither the memory cap
+/// (a `StoreLimits` per request) nor the slot's residency changes what a
+/// `.cwasm` must match.
 pub fn config() -> Config {
+    config_with(Residency::Release)
+}
+
+/// [`config`] with the pool's slot reset chosen by `residency`.
+pub fn config_with(residency: Residency) -> Config {
+    let keep_resident = match residency {
+        // Every page a request mapped is decommitted when its store is
+        // dropped: the next instance in the slot faults on each page it
+        // touches, as a fresh mapping does, whatever earlier ones touched.
+        Residency::Release => 0,
+        Residency::Keep => KEEP_RESIDENT,
+    };
     let mut pool = PoolingAllocationConfig::new();
     // Every pool is sized up front (its defaults are 1000 slots: 1000 guard
     // pages to mprotect at start-up for the stacks alone).
@@ -49,14 +64,13 @@ pub fn config() -> Config {
         .total_tables(POOL_SLOTS)
         .total_stacks(POOL_SLOTS)
         .total_gc_heaps(POOL_SLOTS)
-        // A slot is normally reset with madvise, so the next request takes a
-        // page fault on every page it touches (most of a hello's cost).
-        // With PAGEMAP_SCAN (Linux 6.7+; `Auto` falls back without it) only
-        // the pages a request dirtied are restored, with memset, and stay
-        // resident, up to these sizes.
+        // With keep-resident bytes and PAGEMAP_SCAN (Linux 6.7+; `Auto`
+        // falls back without it) only the pages a request dirtied are
+        // restored, with memset, and stay resident up to that size: no
+        // faults next time, but an open timing channel (`residency`).
         .pagemap_scan(Enabled::Auto)
-        .linear_memory_keep_resident(KEEP_RESIDENT)
-        .table_keep_resident(KEEP_RESIDENT);
+        .linear_memory_keep_resident(keep_resident)
+        .table_keep_resident(keep_resident);
     let mut config = Config::new();
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
@@ -69,7 +83,17 @@ pub fn config() -> Config {
 
 /// An engine with [`config`] and its epoch ticker running.
 pub fn engine() -> anyhow::Result<Engine> {
-    let engine = Engine::new(&config())
+    engine_with(Residency::Release)
+}
+
+/// An engine with [`config_with`]`(residency)` and its epoch ticker running.
+pub fn engine_with(residency: Residency) -> anyhow::Result<Engine> {
+    from_config(&config_with(residency))
+}
+
+/// An engine with `config` and its epoch ticker running.
+pub(crate) fn from_config(config: &Config) -> anyhow::Result<Engine> {
+    let engine = Engine::new(config)
         .map_err(anyhow::Error::from)
         .context("creating the pooled Wasmtime engine")?;
     epoch::start_ticker(&engine).context("starting the epoch thread")?;

@@ -7,19 +7,26 @@
 //! What a request sees is what a fresh instance would show it: after a
 //! request that returned (or called `proc_exit(0)`)
 //!
-//! - the linear memory is restored from a copy taken right after
-//!   instantiation: the pages the request may have written, found by a
-//!   page-table scan unless no page fault happened since the last one
-//!   ([`dirty`]);
+//! - the linear memory is restored to its state right after instantiation,
+//!   and by default its mappings too: every page the request touched is
+//!   given back to the kernel, so page residency, which a module can time,
+//!   carries nothing to later requests ([`dirty`], `residency`);
 //! - every mutable global is set back to its value then (the module is
 //!   prepared at build time so they are exported: [`prepare`]);
 //! - tables and passive segments cannot have changed: [`prepare`] refuses
 //!   a module with an instruction that changes them;
 //! - the host calls' state (stdin, stdout, closed fds, clocks) is renewed.
 //!
-//! The instance is dropped, and the next request gets a fresh one, after a
-//! trap, a non-zero exit, the deadline, output over the cap, or a memory
-//! that grew (a memory cannot shrink). The limits are lean's.
+//! Only a module [`prepare`]d by [`precompile`] loads: its engine stamps the
+//! `.cwasm` with a version of its own ([`config`]), so Wasmtime refuses any
+//! other (a `.cwasm` from lean's or pooled's precompile, whatever it
+//! exports), and a `.wasm` is prepared at load.
+//!
+//! One deadline per request covers instantiation (a start function), `_start`
+//! and every host call. The instance is dropped, and the next request gets a
+//! fresh one, after a trap, any exit during instantiation, a non-zero exit,
+//! the deadline, output over the cap, or a memory that grew (a memory cannot
+//! shrink). The limits are lean's.
 
 mod dirty;
 pub mod prepare;
@@ -29,22 +36,49 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use gateway_native::{Transform, TransformError};
-use wasmtime::{Engine, Global, InstancePre, Memory, Module, Store, TypedFunc, Val};
+use wasmtime::{
+    Config, Engine, Extern, Global, InstancePre, Memory, Module, ModuleVersionStrategy, Store,
+    TypedFunc, Val,
+};
 
 use crate::epoch;
 use crate::lean::host_calls::RequestState;
 use crate::lean::{self, classify};
 use crate::limits::Limits;
+use crate::residency::Residency;
 
-/// The engine is `pooled`'s: a fresh instance (the first, and after a
-/// failure) is as cheap as lean's.
-pub use crate::pooled::engine;
+/// The version a recycled `.cwasm` is stamped with in place of Wasmtime's
+/// own, so only [`precompile`] (which prepares first) makes one that loads.
+const MODULE_VERSION: &str = concat!("wasmtime-48+wgb-recycled-", env!("CARGO_PKG_VERSION"));
+
+/// How to make a module recycled can load, for every refusal's message.
+const HOW_TO_MAKE: &str =
+    "make it with `gateway-host --runtime wasmtime_recycled --module M.wasm --precompile-to M.recycled.cwasm`";
+
+/// `pooled`'s settings (a fresh instance, the first and after a failure,
+/// is as cheap as lean's) with recycled's own module version.
+pub fn config() -> Config {
+    let mut config = crate::pooled::config();
+    config
+        .module_version(ModuleVersionStrategy::Custom(MODULE_VERSION.to_owned()))
+        .expect("the version is under 256 bytes");
+    config
+}
+
+/// An engine with [`config`] and its epoch ticker running.
+pub fn engine() -> anyhow::Result<Engine> {
+    crate::pooled::from_config(&config())
+}
 
 /// The `.cwasm` a recycled instance runs: `wasm` [`prepare`]d, compiled with
-/// `pooled`'s settings.
+/// [`config`].
 pub fn precompile(wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
     let prepared = prepare::prepare(wasm).context("preparing the module for recycling")?;
-    crate::pooled::precompile(&prepared)
+    let engine = Engine::new(&config()).map_err(anyhow::Error::from)?;
+    engine
+        .precompile_module(&prepared)
+        .map_err(anyhow::Error::from)
+        .context("precompiling the module")
 }
 
 /// Runs a WASI preview1 command module per body on one recycled instance.
@@ -53,6 +87,7 @@ pub struct RecycledTransform {
     engine: Engine,
     limits: Limits,
     epoch_ticks: u64,
+    residency: Residency,
     /// The export names of the module's mutable globals.
     globals: Vec<String>,
     pages: dirty::PageMap,
@@ -69,17 +104,25 @@ pub struct Stats {
     pub instantiated: u64,
     /// Requests that ran on an instance an earlier request used.
     pub reused: u64,
-    /// Restores that scanned the page tables (the others took no page
-    /// fault since the one before, so they knew the pages: see [`dirty`]).
+    /// Restores that scanned the page tables (Keep skips the scan while no
+    /// page fault happened since the one before: see [`dirty`]).
     pub scans: u64,
-    /// Bytes of memory put back by the last restore.
+    /// Bytes of memory written back by the last restore.
     pub last_restored_bytes: usize,
+    /// Bytes of memory given back to the kernel by the last restore.
+    pub last_released_bytes: usize,
+    /// Pages of the kept instance's memory mapped after the last restore,
+    /// where the kernel can say (`PAGEMAP_SCAN`).
+    pub mapped_pages: Option<usize>,
+    /// Pages every restore leaves mapped: those instantiation wrote.
+    pub base_pages: usize,
 }
 
 /// One instance with what its restore needs.
 struct Instance {
     store: Store<RequestState>,
     start: TypedFunc<(), ()>,
+    /// The memory the restore puts back (`prepare`'s export of memory 0).
     memory: Memory,
     /// Puts the memory back as it was right after instantiation.
     restorer: dirty::Restorer,
@@ -87,30 +130,53 @@ struct Instance {
     globals: Vec<(Global, Val)>,
 }
 
+/// An instantiation that ended early, with what the module wrote by then.
+struct Unfinished {
+    err: wasmtime::Error,
+    stdout: Vec<u8>,
+}
+
 impl RecycledTransform {
     /// Loads `path` into `engine`: a `.cwasm` made by [`precompile`] is mapped
-    /// as it is; a `.wasm` (or WAT) is prepared and compiled now.
+    /// as it is; a `.wasm` (or WAT) is prepared and compiled now. Anything
+    /// else is refused, saying how to make it.
     pub fn from_file(engine: &Engine, path: &Path, limits: Limits) -> anyhow::Result<Self> {
         let is_cwasm = crate::pooled::is_elf(path)
             .with_context(|| format!("cannot read module {}", path.display()))?;
-        let module = if !is_cwasm {
+        if !is_cwasm {
             let wasm = std::fs::read(path)
                 .with_context(|| format!("reading module {}", path.display()))?;
-            let prepared = prepare::prepare(&wasm)
-                .with_context(|| format!("preparing module {} for recycling", path.display()))?;
-            Module::new(engine, prepared).map_err(anyhow::Error::from)?
-        } else {
-            crate::pooled::load(engine, path)?
-        };
+            return Self::from_wasm(engine, &wasm, limits)
+                .with_context(|| format!("module {}", path.display()));
+        }
+        // Wasmtime's header check refuses a `.cwasm` stamped with another
+        // version: one not made by `precompile`.
+        let module = crate::pooled::load(engine, path).with_context(|| {
+            format!(
+                "{} is not a module prepared for recycling ({HOW_TO_MAKE})",
+                path.display()
+            )
+        })?;
         Self::new(engine, &module, limits)
     }
 
-    /// Links a [`prepare`]d `module` against lean's host calls once.
-    pub fn new(engine: &Engine, module: &Module, limits: Limits) -> anyhow::Result<Self> {
+    /// Prepares `wasm` (binary or WAT) and compiles it into `engine`.
+    pub fn from_wasm(engine: &Engine, wasm: &[u8], limits: Limits) -> anyhow::Result<Self> {
+        let prepared = prepare::prepare(wasm).context("preparing the module for recycling")?;
+        let module = Module::new(engine, prepared).map_err(anyhow::Error::from)?;
+        Self::new(engine, &module, limits)
+    }
+
+    /// Links a module [`prepare`]d in this process against lean's host
+    /// calls once.
+    fn new(engine: &Engine, module: &Module, limits: Limits) -> anyhow::Result<Self> {
+        let exports_a = |name: &str, what: fn(&wasmtime::ExternType) -> bool| {
+            module.get_export(name).as_ref().is_some_and(what)
+        };
         anyhow::ensure!(
-            module.get_export(prepare::MARKER).is_some(),
-            "the module was not prepared for recycling (its globals are not exported): \
-             make it with `gateway-host --runtime wasmtime_recycled --precompile-to`"
+            exports_a(prepare::MARKER, |t| t.func().is_some())
+                && exports_a(prepare::MEMORY, |t| t.memory().is_some()),
+            "the module was not prepared for recycling ({HOW_TO_MAKE})"
         );
         let globals = module
             .exports()
@@ -130,11 +196,20 @@ impl RecycledTransform {
             engine: engine.clone(),
             limits,
             epoch_ticks: epoch::ticks_for(limits.timeout),
+            residency: Residency::default(),
             globals,
             pages,
             kept: None,
             stats: Stats::default(),
         })
+    }
+
+    /// Chooses what happens to the pages a request touched (default:
+    /// [`Residency::Release`]).
+    pub fn with_residency(mut self, residency: Residency) -> Self {
+        self.residency = residency;
+        self.kept = None;
+        self
     }
 
     pub fn stats(&self) -> Stats {
@@ -147,17 +222,26 @@ impl RecycledTransform {
     }
 
     fn run(&mut self, body: &[u8]) -> Result<Vec<u8>, TransformError> {
+        // The request's one deadline: instantiation, `_start` and every
+        // host call count against it.
+        let started = Instant::now();
         let mut instance = match self.kept.take() {
-            Some(instance) => {
+            Some(mut instance) => {
                 self.stats.reused += 1;
+                let deadline = started + self.limits.timeout;
+                instance.store.data_mut().renew(body, started, deadline);
+                instance.store.set_epoch_deadline(self.epoch_ticks);
                 instance
             }
-            None => self.instantiate()?,
+            None => match self.instantiate(body, started) {
+                Ok(instance) => instance,
+                // `proc_exit(0)` in a start function is a success with what
+                // it wrote, as under lean; the instance is never kept.
+                Err(Unfinished { err, stdout }) => {
+                    return classify(err, &self.limits).map(|()| stdout);
+                }
+            },
         };
-        let started = Instant::now();
-        let deadline = started + self.limits.timeout;
-        instance.store.data_mut().renew(body, started, deadline);
-        instance.store.set_epoch_deadline(self.epoch_ticks);
         let outcome = instance.start.call(&mut instance.store, ());
         let stdout = std::mem::take(&mut instance.store.data_mut().stdout);
         let verdict = match outcome {
@@ -167,7 +251,11 @@ impl RecycledTransform {
         if verdict.is_ok() {
             if let Some(done) = instance.restore(&self.pages) {
                 self.stats.last_restored_bytes = done.bytes;
+                self.stats.last_released_bytes = done.released;
                 self.stats.scans += u64::from(done.scanned);
+                self.stats.mapped_pages = self
+                    .pages
+                    .mapped_pages(instance.memory.data(&instance.store));
                 self.kept = Some(instance);
             }
         }
@@ -176,38 +264,43 @@ impl RecycledTransform {
         verdict.map(|()| stdout)
     }
 
-    /// A fresh store and instance, with the copies its restore starts from.
-    fn instantiate(&mut self) -> Result<Instance, TransformError> {
+    /// A fresh store and instance for a request that started at `started`
+    /// with `body`, with the copies its restore starts from.
+    fn instantiate(&mut self, body: &[u8], started: Instant) -> Result<Instance, Unfinished> {
         // Its deadline covers a start function run at instantiation.
-        let mut store = lean::store(&self.engine, &self.limits, self.epoch_ticks, &[]);
+        let mut store = lean::store(&self.engine, &self.limits, self.epoch_ticks, body, started);
+        let unfinished = |store: &mut Store<RequestState>, err: wasmtime::Error| Unfinished {
+            err,
+            stdout: std::mem::take(&mut store.data_mut().stdout),
+        };
         let instance = match self.pre.instantiate(&mut store) {
             Ok(instance) => instance,
-            Err(err) => {
-                return Err(classify(err, &self.limits).err().unwrap_or_else(|| {
-                    TransformError::Trap("the module exited while being instantiated".to_owned())
-                }))
-            }
+            Err(err) => return Err(unfinished(&mut store, err)),
         };
-        let fail = |what: &str| TransformError::Trap(format!("the prepared module has no {what}"));
-        let memory = instance
-            .get_memory(&mut store, prepare::MEMORY)
-            .ok_or_else(|| fail("memory"))?;
-        store.data_mut().memory = Some(memory);
-        let start = instance
-            .get_typed_func::<(), ()>(&mut store, "_start")
-            .map_err(|_| fail("`_start` of type () -> ()"))?;
+        let missing =
+            |what: &str| wasmtime::Error::msg(format!("the prepared module has no {what}"));
+        let Some(memory) = instance.get_memory(&mut store, prepare::MEMORY) else {
+            return Err(unfinished(&mut store, missing("memory")));
+        };
+        // The host calls use the module's `memory` export, as lean's do.
+        if let Some(Extern::Memory(exported)) = instance.get_export(&mut store, "memory") {
+            store.data_mut().memory = Some(exported);
+        }
+        let start = match instance.get_typed_func::<(), ()>(&mut store, "_start") {
+            Ok(start) => start,
+            Err(_) => return Err(unfinished(&mut store, missing("`_start` of type () -> ()"))),
+        };
         let mut globals = Vec::with_capacity(self.globals.len());
         for name in &self.globals {
-            let global = instance
-                .get_global(&mut store, name)
-                .ok_or_else(|| fail(name))?;
+            let Some(global) = instance.get_global(&mut store, name) else {
+                return Err(unfinished(&mut store, missing(name)));
+            };
             let value = global.get(&mut store);
             globals.push((global, value));
         }
-        let image = dirty::Image::of(memory.data(&store));
-        let restorer = dirty::Restorer::new(image, memory.data_mut(&mut store));
-        // Reading it all mapped every page; unmap the unwritten ones again.
-        self.pages.release_clean(memory.data_mut(&mut store));
+        let restorer =
+            dirty::Restorer::new(&self.pages, memory.data_mut(&mut store), self.residency);
+        self.stats.base_pages = restorer.always_mapped_pages();
         self.stats.instantiated += 1;
         Ok(Instance {
             store,

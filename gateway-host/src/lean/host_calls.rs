@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use wasmtime::{Caller, Linker, Memory, StoreLimits, Trap};
+use wasmtime::{Caller, Extern, Linker, Memory, StoreLimits, Trap};
 
 use super::stubs;
 
@@ -130,7 +130,16 @@ impl RequestState {
 fn split<'a>(
     caller: &'a mut Caller<'_, RequestState>,
 ) -> Result<(&'a mut [u8], &'a mut RequestState), i32> {
-    let memory = caller.data().memory.ok_or(EFAULT)?;
+    let memory = match caller.data().memory {
+        Some(memory) => memory,
+        // A start function runs before the host has the instance: its
+        // `memory` export, found as wasmtime-wasi finds it, so host calls
+        // there work as under every other runtime.
+        None => match caller.get_export("memory") {
+            Some(Extern::Memory(memory)) => memory,
+            _ => return Err(EFAULT),
+        },
+    };
     Ok(memory.data_and_store_mut(caller))
 }
 

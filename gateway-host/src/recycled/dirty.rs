@@ -1,28 +1,36 @@
-//! Restores a linear memory to its image by copying back only the pages a
-//! request may have written, found with Linux's `PAGEMAP_SCAN` ioctl (6.7+),
-//! the way Wasmtime's pooling allocator resets a slot.
+//! Restores a linear memory to what it was right after instantiation,
+//! finding the pages a request touched with Linux's `PAGEMAP_SCAN` ioctl
+//! (6.7+), the way Wasmtime's pooling allocator resets a slot. What the
+//! restore leaves mapped depends on the [`Residency`]:
 //!
-//! A page that is still the image's file page, the shared zero page, or not
-//! mapped at all has not been written since the memory was mapped; every
-//! other page (private, present or swapped) is copied back from the image.
-//! A page once restored stays private, so it is put back after every later
-//! request too: the cost follows the pages ever touched, not the bytes.
+//! - **Release** (the default): the pages instantiation itself made private
+//!   (data it wrote, a start function's writes: the *base* pages) are
+//!   copied back after every request, so they are always mapped, as they
+//!   are in a fresh instance; every other page a request mapped, written or
+//!   only read, is given back to the kernel (`MADV_DONTNEED`), so its next
+//!   touch faults and refills it from the module's image (or zeros), as in
+//!   a fresh instance. A request thus finds the same mappings whatever
+//!   earlier requests touched: their timing tells it nothing.
+//! - **Keep** (opt-in): every page that may have been written is put back
+//!   in place and stays mapped, and the scan is skipped when the thread
+//!   took no page fault since the last restore (a page stops being the
+//!   image's or the zero page only through a fault on its first write, so
+//!   the pages to put back are then the ones the last scan found; every
+//!   fault of the thread is counted with `getrusage(RUSAGE_THREAD)`).
+//!   Cheaper, but the mapped pages are an open timing channel.
 //!
-//! The scan walks every page table entry of the memory, which costs more
-//! than the restore itself, so a [`Restorer`] skips it when it can prove no
-//! new page became private: a page stops being the image's, or the zero
-//! page, only through a page fault on the first write to it (by the module,
-//! or by the kernel on its behalf), and every fault of the thread is counted
-//! (`getrusage(RUSAGE_THREAD)`). When the thread took no fault since the
-//! last restore, the private pages are the ones that scan found, and only
-//! those are put back. Any fault, for whatever reason, means a full scan.
-//! One other way a page becomes private is khugepaged folding a range into
-//! a huge page, filling its untouched pages with zeros, from another
-//! thread; so the memory is marked `MADV_NOHUGEPAGE` first, and if that
-//! fails the scan is never skipped.
+//! Either way the memory is marked `MADV_NOHUGEPAGE` first: khugepaged
+//! could otherwise fold a range into a huge page from another thread,
+//! filling untouched pages without a fault this thread counts (Keep mode
+//! then never skips the scan if marking fails).
+//!
+//! Without `PAGEMAP_SCAN` every page is copied back after every request:
+//! always all mapped, so nothing is told apart there either.
 
 use std::fs::File;
 use std::os::fd::AsRawFd as _;
+
+use crate::residency::Residency;
 
 /// `PAGEMAP_SCAN`: `_IOWR('f', 16, struct pm_scan_arg)`.
 const PAGEMAP_SCAN: libc::c_ulong = (3 << 30)
@@ -50,6 +58,13 @@ struct Categories {
 const WRITTEN: Categories = Categories {
     inverted: PAGE_IS_FILE | PAGE_IS_PFNZERO,
     mask: PAGE_IS_FILE | PAGE_IS_PFNZERO,
+    anyof: PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+};
+
+/// Mapped at all: written, or only read (the image's page, the zero page).
+const MAPPED: Categories = Categories {
+    inverted: 0,
+    mask: 0,
     anyof: PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 };
 
@@ -85,62 +100,130 @@ const PAGE: usize = 4096;
 
 static ZEROS: [u8; PAGE] = [0; PAGE];
 
-/// A memory's contents to restore: its non-zero pages, copied; the zero
-/// ones (most of a module's: its stack, its heap, its `.bss`) only known.
+/// What a page of the memory is put back as.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Page {
+    /// Zeros, written back.
+    Zero,
+    /// These bytes of [`Image::copies`], written back.
+    Copy(usize),
+    /// The mapping's own contents (the module's image, or zeros): given
+    /// back to the kernel, which refills it on the next touch.
+    Mapped,
+}
+
+/// A memory's contents to restore: the pages to write back, copied (zero
+/// pages only known), and the pages the mapping itself restores.
 pub struct Image {
     len: usize,
-    /// Per page: where its copy starts in `copies`, or `None` for zeros.
-    pages: Vec<Option<usize>>,
+    pages: Vec<Page>,
     copies: Vec<u8>,
 }
 
 impl Image {
-    pub fn of(memory: &[u8]) -> Self {
-        let mut copies = Vec::new();
-        let pages = memory
-            .chunks(PAGE)
-            .map(|page| {
-                // Compared with a zero page: `memcmp`, not a byte loop.
-                if page == &ZEROS[..page.len()] {
-                    return None;
-                }
-                copies.extend_from_slice(page);
-                Some(copies.len() - page.len())
-            })
-            .collect();
-        Image {
+    /// Every page of `memory` written back (reads, so maps, all of it).
+    fn of(memory: &[u8]) -> Self {
+        let mut image = Image {
             len: memory.len(),
-            pages,
-            copies,
+            pages: vec![Page::Mapped; memory.len().div_ceil(PAGE)],
+            copies: Vec::new(),
+        };
+        image.copy(memory, 0, memory.len());
+        image
+    }
+
+    /// The pages in `runs` written back; every other page [`Page::Mapped`].
+    fn of_runs(memory: &[u8], runs: &[(usize, usize)]) -> Self {
+        let mut image = Image {
+            len: memory.len(),
+            pages: vec![Page::Mapped; memory.len().div_ceil(PAGE)],
+            copies: Vec::new(),
+        };
+        for &(from, to) in runs {
+            image.copy(memory, from, to);
+        }
+        image
+    }
+
+    /// Records `from..to` (page-aligned) of `memory` to be written back.
+    fn copy(&mut self, memory: &[u8], from: usize, to: usize) {
+        for start in (from..to).step_by(PAGE) {
+            let page = &memory[start..(start + PAGE).min(to)];
+            // Compared with a zero page: `memcmp`, not a byte loop.
+            self.pages[start / PAGE] = if page == &ZEROS[..page.len()] {
+                Page::Zero
+            } else {
+                self.copies.extend_from_slice(page);
+                Page::Copy(self.copies.len() - page.len())
+            };
         }
     }
 
-    /// Puts back `from..to` of `memory` (page-aligned) page by page;
-    /// returns the bytes written.
-    fn put_back(&self, memory: &mut [u8], from: usize, to: usize) -> usize {
-        for page in (from..to).step_by(PAGE) {
-            let page = page..(page + PAGE).min(to);
-            match self.pages[page.start / PAGE] {
+    /// How many pages are written back (always mapped after a restore).
+    fn written_back(&self) -> usize {
+        self.pages.iter().filter(|p| **p != Page::Mapped).count()
+    }
+
+    /// Puts back `from..to` of `memory` (page-aligned) page by page: writes
+    /// the copies and zeros, gives [`Page::Mapped`] runs back to the kernel.
+    /// Returns the bytes written and released.
+    fn put_back(&self, memory: &mut [u8], from: usize, to: usize) -> (usize, usize) {
+        let (mut written, mut released) = (0, 0);
+        let mut run: Option<usize> = None;
+        for start in (from..to).step_by(PAGE) {
+            let page = start..(start + PAGE).min(to);
+            match self.pages[start / PAGE] {
+                Page::Mapped => {
+                    run.get_or_insert(start);
+                    continue;
+                }
                 // Writes only: no read of a (likely cold) copy.
-                None => memory[page].fill(0),
-                Some(at) => {
+                Page::Zero => memory[page.clone()].fill(0),
+                Page::Copy(at) => {
                     let len = page.len();
-                    memory[page].copy_from_slice(&self.copies[at..at + len]);
+                    memory[page.clone()].copy_from_slice(&self.copies[at..at + len]);
                 }
             }
+            written += page.len();
+            if let Some(at) = run.take() {
+                released += release(&mut memory[at..start]);
+            }
         }
-        to - from
+        if let Some(at) = run {
+            released += release(&mut memory[at..to]);
+        }
+        (written, released)
+    }
+}
+
+/// Gives `range` back to the kernel: its next touch faults and maps the
+/// mapping's own contents again (the module's image, or zeros).
+fn release(range: &mut [u8]) -> usize {
+    // SAFETY: the range lies in a memory borrowed mutably, and only pages
+    // whose contents are the mapping's own are given here: dropping them
+    // changes no byte the module can read (a private file page refaults
+    // from the file, an anonymous one as zeros).
+    let rc = unsafe { libc::madvise(range.as_mut_ptr().cast(), range.len(), libc::MADV_DONTNEED) };
+    // MADV_DONTNEED on a private mapping does not fail for a valid range;
+    // should it, the pages stay mapped with the right contents.
+    if rc == 0 {
+        range.len()
+    } else {
+        0
     }
 }
 
 /// Puts one memory back to its [`Image`] after each request.
 pub struct Restorer {
     image: Image,
-    /// The private pages the last scan found, as offsets into the memory.
+    residency: Residency,
+    /// Whether the pages to restore are found by scanning (else all).
+    scans: bool,
+    /// Keep: the private pages the last scan found, as offsets.
     known: Vec<(usize, usize)>,
-    /// The thread and its fault count when the last restore began.
+    /// Keep: the thread and its fault count when the last restore began.
     faults_then: Option<(std::thread::ThreadId, u64)>,
-    /// Whether the scan may be skipped at all (see the module's doc).
+    /// Keep: whether the scan may be skipped at all (see the module's doc).
     may_skip: bool,
 }
 
@@ -149,13 +232,18 @@ pub struct Restorer {
 pub struct Restored {
     /// Bytes of memory written back.
     pub bytes: usize,
+    /// Bytes given back to the kernel.
+    pub released: usize,
     /// Whether the page tables were scanned (else the known pages sufficed).
     pub scanned: bool,
 }
 
 impl Restorer {
-    /// A restorer of `memory`, whose contents now are `image`.
-    pub fn new(image: Image, memory: &mut [u8]) -> Self {
+    /// A restorer of `memory` as it is now, right after instantiation.
+    /// With [`Residency::Release`] the pages it maps but instantiation did
+    /// not write are given back at once, so the first request starts as
+    /// every later one does.
+    pub fn new(map: &PageMap, memory: &mut [u8], residency: Residency) -> Self {
         // SAFETY: only changes how the kernel may back the range, which
         // lies in `memory`, borrowed mutably; its contents stay.
         let rc = unsafe {
@@ -165,21 +253,93 @@ impl Restorer {
                 libc::MADV_NOHUGEPAGE,
             )
         };
-        Restorer {
-            image,
+        let base = memory.as_ptr() as u64;
+        let mut restorer = Restorer {
+            image: Image::of(&[]),
+            residency,
+            scans: map.scans(),
             known: Vec::new(),
             faults_then: None,
             may_skip: rc == 0,
+        };
+        restorer.image = match residency {
+            Residency::Release => {
+                let mut written = Vec::new();
+                let scanned = map.scan(base, memory.len() as u64, &mut |start, end| {
+                    written.push(((start - base) as usize, (end - base) as usize));
+                });
+                if scanned.is_ok() {
+                    let image = Image::of_runs(memory, &written);
+                    restorer.release_unwritten(map, &image, memory);
+                    image
+                } else {
+                    restorer.scans = false;
+                    Image::of(memory)
+                }
+            }
+            Residency::Keep => {
+                let image = Image::of(memory);
+                // Reading it all mapped every page; unmap the unwritten ones.
+                map.release_clean(memory);
+                image
+            }
+        };
+        restorer
+    }
+
+    /// Gives back every mapped page of `memory` that `image` does not write
+    /// back; those it does are written again.
+    fn release_unwritten(&self, map: &PageMap, image: &Image, memory: &mut [u8]) -> Restored {
+        let base = memory.as_ptr() as u64;
+        let mut mapped = Vec::new();
+        let scanned = map.scan_for(MAPPED, base, memory.len() as u64, &mut |start, end| {
+            mapped.push(((start - base) as usize, (end - base) as usize));
+        });
+        if scanned.is_err() {
+            // A failed scan: every page, written back or released.
+            mapped = vec![(0, memory.len())];
         }
+        let mut done = Restored {
+            scanned: true,
+            ..Restored::default()
+        };
+        for (from, to) in mapped {
+            let (written, released) = image.put_back(memory, from, to);
+            done.bytes += written;
+            done.released += released;
+        }
+        done
     }
 
     pub fn len(&self) -> usize {
         self.image.len
     }
 
+    /// Pages that are always mapped after a restore (Release: the base
+    /// pages; without a scan: all).
+    pub fn always_mapped_pages(&self) -> usize {
+        self.image.written_back()
+    }
+
     /// Makes `memory` (the image's size) equal to the image again.
     pub fn restore(&mut self, map: &PageMap, memory: &mut [u8]) -> Restored {
         assert_eq!(memory.len(), self.len(), "restore needs the image's size");
+        if !self.scans {
+            let (bytes, released) = self.image.put_back(memory, 0, memory.len());
+            return Restored {
+                bytes,
+                released,
+                scanned: false,
+            };
+        }
+        match self.residency {
+            Residency::Release => self.release_unwritten(map, &self.image, memory),
+            Residency::Keep => self.restore_in_place(map, memory),
+        }
+    }
+
+    /// Keep: the possibly written pages put back in place.
+    fn restore_in_place(&mut self, map: &PageMap, memory: &mut [u8]) -> Restored {
         let now = thread_faults().map(|n| (std::thread::current().id(), n));
         let quiet = self.may_skip && now.is_some() && now == self.faults_then;
         // Taken before this restore's writes: should they fault (a page
@@ -194,8 +354,7 @@ impl Restorer {
                 })
                 .is_err()
             {
-                // A kernel without the ioctl, or a failed scan: all of it,
-                // and no skipping next time.
+                // A failed scan: all of it, and no skipping next time.
                 found = vec![(0, memory.len())];
                 self.faults_then = None;
             }
@@ -203,10 +362,11 @@ impl Restorer {
         }
         let mut bytes = 0;
         for &(from, to) in &self.known {
-            bytes += self.image.put_back(memory, from, to);
+            bytes += self.image.put_back(memory, from, to).0;
         }
         Restored {
             bytes,
+            released: 0,
             scanned: !quiet,
         }
     }
@@ -286,6 +446,18 @@ impl PageMap {
                 )
             };
         }
+    }
+
+    /// How many pages of `memory` are mapped (written, or only read), or
+    /// `None` without a scan: what a request could tell apart by timing.
+    pub fn mapped_pages(&self, memory: &[u8]) -> Option<usize> {
+        let mut bytes = 0;
+        let (base, len) = (memory.as_ptr() as u64, memory.len() as u64);
+        self.scan_for(MAPPED, base, len, &mut |start, end| {
+            bytes += end - start;
+        })
+        .ok()?;
+        Some(bytes as usize / PAGE)
     }
 
     /// Calls `found(start, end)` for every run of possibly written pages in
@@ -383,52 +555,91 @@ mod tests {
         }
     }
 
+    fn mapped(map: &PageMap, memory: &mut Mapping) -> usize {
+        map.mapped_pages(memory.bytes()).expect("PAGEMAP_SCAN")
+    }
+
     #[test]
-    fn restores_written_pages_and_only_those_when_it_can_scan() {
+    fn keep_restores_written_pages_and_only_those_when_it_can_scan() {
         let map = PageMap::open();
         let mut memory = Mapping::new(64 * PAGE);
-        let mut restorer = Restorer::new(Image::of(&vec![0u8; 64 * PAGE]), memory.bytes());
+        let mut restorer = Restorer::new(&map, memory.bytes(), Residency::Keep);
         // Read-only touches map the zero page: not written.
         assert_eq!(memory.bytes()[10 * PAGE], 0);
         memory.bytes()[3 * PAGE + 5] = 1;
         memory.bytes()[40 * PAGE] = 2;
         memory.bytes()[41 * PAGE + 4095] = 3;
         let done = restorer.restore(&map, memory.bytes());
-        assert!(done.scanned);
         assert!(memory.bytes().iter().all(|&b| b == 0));
         if map.scans() {
+            assert!(done.scanned);
             assert_eq!(done.bytes, 3 * PAGE, "pages 3, 40 and 41");
+            assert_eq!(done.released, 0);
         } else {
             assert_eq!(done.bytes, 64 * PAGE);
+        }
+    }
+
+    /// Release: after every restore exactly the pages instantiation wrote
+    /// are mapped, whatever the request wrote or only read.
+    #[test]
+    fn release_leaves_only_the_base_pages_mapped() {
+        let map = PageMap::open();
+        if !map.scans() {
+            eprintln!("no PAGEMAP_SCAN: every page is written back instead");
+            return;
+        }
+        let mut memory = Mapping::new(32 * PAGE);
+        memory.bytes()[2 * PAGE..3 * PAGE].fill(5);
+        memory.bytes()[5 * PAGE + 9] = 7;
+        let before = memory.bytes().to_vec();
+        let mut restorer = Restorer::new(&map, memory.bytes(), Residency::Release);
+        assert_eq!(restorer.always_mapped_pages(), 2);
+        assert_eq!(mapped(&map, &mut memory), 2);
+        for round in 0..3u8 {
+            assert_eq!(memory.bytes()[10 * PAGE], 0); // read only
+            memory.bytes()[3 * PAGE] = round + 1;
+            memory.bytes()[20 * PAGE + 100] = 9;
+            memory.bytes()[2 * PAGE + 1] = 0xee;
+            assert_eq!(mapped(&map, &mut memory), 5);
+            let done = restorer.restore(&map, memory.bytes());
+            assert_eq!(mapped(&map, &mut memory), 2, "round {round}");
+            assert_eq!((done.bytes, done.released), (2 * PAGE, 3 * PAGE));
+            // Comparing reads (maps) every page: the next restore unmaps them.
+            assert!(memory.bytes() == &before[..], "round {round}");
+            restorer.restore(&map, memory.bytes());
+            assert_eq!(mapped(&map, &mut memory), 2, "round {round}");
         }
     }
 
     #[test]
     fn zero_pages_are_cleared_and_others_copied() {
         let map = PageMap::open();
-        let mut contents = vec![0u8; 8 * PAGE];
-        contents[2 * PAGE..3 * PAGE].fill(5);
-        contents[5 * PAGE + 17] = 9;
-        let mut memory = Mapping::new(8 * PAGE);
-        memory.bytes().copy_from_slice(&contents);
-        let mut restorer = Restorer::new(Image::of(&contents), memory.bytes());
-        restorer.restore(&map, memory.bytes());
-        for page in [1, 2, 5, 6] {
-            memory.bytes()[page * PAGE..(page + 1) * PAGE].fill(0xee);
+        for residency in [Residency::Release, Residency::Keep] {
+            let mut contents = vec![0u8; 8 * PAGE];
+            contents[2 * PAGE..3 * PAGE].fill(5);
+            contents[5 * PAGE + 17] = 9;
+            let mut memory = Mapping::new(8 * PAGE);
+            memory.bytes().copy_from_slice(&contents);
+            let mut restorer = Restorer::new(&map, memory.bytes(), residency);
+            restorer.restore(&map, memory.bytes());
+            for page in [1, 2, 5, 6] {
+                memory.bytes()[page * PAGE..(page + 1) * PAGE].fill(0xee);
+            }
+            restorer.restore(&map, memory.bytes());
+            assert!(memory.bytes() == &contents[..], "{residency:?}");
         }
-        restorer.restore(&map, memory.bytes());
-        assert!(memory.bytes() == &contents[..]);
     }
 
-    /// Without a fault since the last restore, the known pages are put
-    /// back without a scan; a write to a new page faults, and is found.
+    /// Keep: without a fault since the last restore, the known pages are
+    /// put back without a scan; a write to a new page faults, and is found.
     #[test]
-    fn skips_the_scan_only_while_no_page_fault_happened() {
+    fn keep_skips_the_scan_only_while_no_page_fault_happened() {
         let map = PageMap::open();
         let mut memory = Mapping::new(16 * PAGE);
-        let mut restorer = Restorer::new(Image::of(&vec![0u8; 16 * PAGE]), memory.bytes());
+        let mut restorer = Restorer::new(&map, memory.bytes(), Residency::Keep);
         memory.bytes()[2 * PAGE] = 1;
-        assert!(restorer.restore(&map, memory.bytes()).scanned);
+        restorer.restore(&map, memory.bytes());
         // Page 2 is private now: writing it again takes no fault.
         let mut skipped = 0;
         for _ in 0..20 {
@@ -439,11 +650,10 @@ mod tests {
         }
         if map.scans() {
             assert!(skipped > 0, "never skipped");
+            // A new page: its first write faults, so the next restore scans.
+            memory.bytes()[9 * PAGE + 1] = 1;
+            assert!(restorer.restore(&map, memory.bytes()).scanned);
         }
-        // A new page: its first write faults, so the next restore scans.
-        memory.bytes()[9 * PAGE + 1] = 1;
-        let done = restorer.restore(&map, memory.bytes());
-        assert!(done.scanned);
         assert!(memory.bytes().iter().all(|&b| b == 0));
     }
 
@@ -452,20 +662,21 @@ mod tests {
         let map = PageMap::open();
         // Every other page written: more separate regions than one ioctl returns.
         let pages = 4 * REGIONS;
-        let mut memory = Mapping::new(pages * PAGE);
-        let mut restorer = Restorer::new(Image::of(&vec![7u8; pages * PAGE]), memory.bytes());
-        for page in (0..pages).step_by(2) {
-            memory.bytes()[page * PAGE] = 1;
-        }
-        restorer.restore(&map, memory.bytes());
-        for page in (0..pages).step_by(2) {
-            assert!(memory.bytes()[page * PAGE..(page + 1) * PAGE]
-                .iter()
-                .all(|&b| b == 7));
-        }
-        if map.scans() {
-            // The untouched pages were not copied: still unmapped zeros.
-            assert_eq!(memory.bytes()[PAGE], 0);
+        for residency in [Residency::Release, Residency::Keep] {
+            let mut memory = Mapping::new(pages * PAGE);
+            let mut restorer = Restorer::new(&map, memory.bytes(), residency);
+            for page in (0..pages).step_by(2) {
+                memory.bytes()[page * PAGE] = 1;
+            }
+            restorer.restore(&map, memory.bytes());
+            if map.scans() {
+                let want = match residency {
+                    Residency::Release => 0,
+                    Residency::Keep => pages / 2,
+                };
+                assert_eq!(mapped(&map, &mut memory), want, "{residency:?}");
+            }
+            assert!(memory.bytes().iter().all(|&b| b == 0), "{residency:?}");
         }
     }
 }

@@ -10,5 +10,6 @@ mod lean;
 mod pooled;
 mod real_module;
 mod recycled;
+mod residency;
 mod sleep_deadline;
 mod spawn;

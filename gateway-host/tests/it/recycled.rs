@@ -9,16 +9,14 @@ use std::time::{Duration, Instant};
 use crate::support::{
     assert_echoes, assert_still_serves, modules, paths, tight_limits as limits, EARLY, TIMEOUT,
 };
-use gateway_host::recycled::{self, prepare};
-use gateway_host::{Limits, RecycledTransform, WithWork};
+use gateway_host::recycled;
+use gateway_host::{Limits, RecycledTransform, Residency, WithWork};
 use gateway_native::{Transform, TransformError};
 use gateway_work::Job;
 
 fn from_wat(wat: &str, limits: Limits) -> RecycledTransform {
     let engine = recycled::engine().unwrap();
-    let prepared = prepare::prepare(wat.as_bytes()).expect("module prepares");
-    let module = wasmtime::Module::new(&engine, prepared).unwrap();
-    RecycledTransform::new(&engine, &module, limits).expect("module links")
+    RecycledTransform::from_wasm(&engine, wat.as_bytes(), limits).expect("module prepares")
 }
 
 fn transform() -> RecycledTransform {
@@ -36,10 +34,12 @@ fn echoes_with_the_prefix_on_one_instance() {
     assert_eq!(t.apply(b"ab").unwrap(), b"wasm:ab");
     let stats = t.stats();
     assert_eq!((stats.instantiated, stats.reused), (1, 4), "{stats:?}");
-    // Where the kernel can scan, it restored pages, not the whole 128 KiB.
-    assert!(stats.last_restored_bytes > 0, "{stats:?}");
+    // Where the kernel can scan, it put back (or gave back) pages, not the
+    // whole 128 KiB.
+    let touched = stats.last_restored_bytes + stats.last_released_bytes;
+    assert!(touched > 0, "{stats:?}");
     if t.scans_pages() {
-        assert!(stats.last_restored_bytes < 128 << 10, "{stats:?}");
+        assert!(touched < 128 << 10, "{stats:?}");
     } else {
         eprintln!("recycled: no PAGEMAP_SCAN here: whole memories are restored");
         assert_eq!(stats.last_restored_bytes, 128 << 10, "{stats:?}");
@@ -142,16 +142,22 @@ const REMEMBERS: &str = r#"
 
 #[test]
 fn no_request_sees_what_the_previous_one_wrote() {
-    let mut t = from_wat(REMEMBERS, limits());
-    for i in 0..20 {
-        let body: &[u8] = if i % 3 == 0 { b"z" } else { b"" };
-        assert_eq!(t.apply(body).unwrap(), b"AgAST04", "request {i}");
-    }
-    let stats = t.stats();
-    assert_eq!((stats.instantiated, stats.reused), (1, 19), "{stats:?}");
-    if t.scans_pages() {
-        // Most restores knew the pages without a scan (no page fault).
-        assert!(stats.scans < 20, "{stats:?}");
+    for residency in [Residency::Release, Residency::Keep] {
+        let mut t = from_wat(REMEMBERS, limits()).with_residency(residency);
+        for i in 0..20 {
+            let body: &[u8] = if i % 3 == 0 { b"z" } else { b"" };
+            assert_eq!(
+                t.apply(body).unwrap(),
+                b"AgAST04",
+                "{residency:?} request {i}"
+            );
+        }
+        let stats = t.stats();
+        assert_eq!((stats.instantiated, stats.reused), (1, 19), "{stats:?}");
+        if t.scans_pages() && residency == Residency::Keep {
+            // Most restores knew the pages without a scan (no page fault).
+            assert!(stats.scans < 20, "{stats:?}");
+        }
     }
 }
 
@@ -180,25 +186,71 @@ const PAGE_BY_BODY: &str = r#"
 
 #[test]
 fn a_page_first_written_late_is_put_back_too() {
-    let mut t = from_wat(PAGE_BY_BODY, limits());
-    for body in ["1", "1", "1", "3", "3", "1", "2", "0", "2", "3", "0"] {
-        assert_eq!(t.apply(body.as_bytes()).unwrap(), b"0", "body {body}");
+    for residency in [Residency::Release, Residency::Keep] {
+        let mut t = from_wat(PAGE_BY_BODY, limits()).with_residency(residency);
+        for body in ["1", "1", "1", "3", "3", "1", "2", "0", "2", "3", "0"] {
+            let out = t.apply(body.as_bytes()).unwrap();
+            assert_eq!(out, b"0", "{residency:?} body {body}");
+        }
+        assert_eq!(t.stats().instantiated, 1, "{:?}", t.stats());
     }
-    assert_eq!(t.stats().instantiated, 1, "{:?}", t.stats());
 }
+
+/// A module that claims to be prepared (it exports the marker and the
+/// memory under recycled's names) but keeps an unexported mutable global
+/// and sets a table: what `--runtime wasmtime_lean --precompile-to` would
+/// compile as it is.
+const FORGED: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $hidden (mut i32) (i32.const 48))
+  (table 1 funcref)
+  (elem declare func $start)
+  (func $start (export "_start")
+    (global.set $hidden (i32.add (global.get $hidden) (i32.const 1)))
+    (table.set 0 (i32.const 0) (ref.func $start)))
+  (export "__wgb_recycled" (func $start))
+  (export "__wgb_memory" (memory 0)))"#;
 
 #[test]
 fn only_a_prepared_module_is_recycled() {
     let engine = recycled::engine().unwrap();
-    // Not prepared: its globals could not be restored.
-    let raw = wasmtime::Module::new(&engine, modules::BEHAVIOURS).unwrap();
-    let err = format!(
-        "{:#}",
-        RecycledTransform::new(&engine, &raw, limits())
-            .err()
-            .unwrap()
+    let dir = paths::TempDir::new("recycled-forged");
+    // Compiled by another runtime's precompile: Wasmtime's header check
+    // refuses it (recycled's engine stamps its own version), whatever it
+    // exports.
+    for (name, cwasm) in [
+        (
+            "lean",
+            gateway_host::lean::precompile(FORGED.as_bytes()).unwrap(),
+        ),
+        (
+            "pooled",
+            gateway_host::pooled::precompile(FORGED.as_bytes()).unwrap(),
+        ),
+    ] {
+        let file = dir.path().join(format!("forged.{name}.cwasm"));
+        std::fs::write(&file, cwasm).unwrap();
+        let err = format!(
+            "{:#}",
+            RecycledTransform::from_file(&engine, &file, limits())
+                .err()
+                .unwrap()
+        );
+        assert!(
+            err.contains("not a module prepared for recycling")
+                && err.contains("--runtime wasmtime_recycled")
+                && err.contains("--precompile-to"),
+            "{name}: {err}"
+        );
+    }
+    // Its own preparation refuses it, naming why.
+    let err = format!("{:#}", recycled::precompile(FORGED.as_bytes()).unwrap_err());
+    assert!(
+        err.contains("reserves") || err.contains("table.set"),
+        "{err}"
     );
-    assert!(err.contains("not prepared for recycling"), "{err}");
     // A module that changes a table: refused when prepared, naming why.
     let dir = paths::TempDir::new("recycled-refused");
     let file = dir.path().join("table.wat");
@@ -219,14 +271,10 @@ fn only_a_prepared_module_is_recycled() {
         "{err}"
     );
     // An import the layer lacks is refused at link time, as under lean.
-    let prepared = prepare::prepare(
-        br#"(module (import "env" "nope" (func)) (memory 1) (func (export "_start")))"#,
-    )
-    .unwrap();
-    let bad = wasmtime::Module::new(&engine, prepared).unwrap();
+    let bad = br#"(module (import "env" "nope" (func)) (memory 1) (func (export "_start")))"#;
     let err = format!(
         "{:#}",
-        RecycledTransform::new(&engine, &bad, limits())
+        RecycledTransform::from_wasm(&engine, bad, limits())
             .err()
             .unwrap()
     );
@@ -249,8 +297,15 @@ fn the_real_modules_run_from_their_cwasm() {
         std::fs::write(&file, cwasm).unwrap();
         RecycledTransform::from_file(&engine, &file, Limits::default()).unwrap()
     };
-    let study = load(paths::gateway_wasm());
-    let work = load(paths::gateway_work());
+    for residency in [Residency::Release, Residency::Keep] {
+        real_modules_serve(
+            load(paths::gateway_wasm()).with_residency(residency),
+            load(paths::gateway_work()).with_residency(residency),
+        );
+    }
+}
+
+fn real_modules_serve(study: RecycledTransform, work: RecycledTransform) {
     let mut t = WithWork::new(Box::new(study), Some(Box::new(work)));
     for round in 0..3 {
         assert_eq!(t.apply(b"hello").unwrap(), b"wasm:hello", "round {round}");
