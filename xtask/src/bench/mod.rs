@@ -5,6 +5,7 @@
 
 pub mod ab;
 pub(crate) mod cold;
+pub mod cost;
 mod gateway;
 mod headroom;
 pub mod instructions;
@@ -49,6 +50,10 @@ pub enum BenchCmd {
     /// A/A: the current tree against itself, the runner's noise floor
     /// (with --head-env, the calibration check).
     Aa(Box<ab::AaArgs>),
+    /// CPU per keep-alive hello request of each variant against native,
+    /// in paired interleaved rounds (with --arm, the same build with other
+    /// gateway settings) until every ratio is known to --target.
+    Cost(Box<cost::CostArgs>),
     /// Criterion micro-benchmarks of gateway-host (instantiation, one
     /// transform, the work native vs in Wasm, parsing) into `raw/micro/`.
     Micro(micro::MicroArgs),
@@ -199,6 +204,16 @@ pub fn run(cmd: &BenchCmd) -> Result<ExitCode> {
             let _snapshot = build_first(&a.bench)?;
             return instructions::run(a).map(|()| ExitCode::SUCCESS);
         }
+        BenchCmd::Cost(a) => {
+            let mut a = a.clone();
+            a.bench.server.refuse(
+                "bench cost",
+                "it reads the gateway's CPU time on this machine",
+            )?;
+            cost::normalize(&mut a)?;
+            let _snapshot = build_first(&a.bench)?;
+            return cost::run(&a).map(|()| ExitCode::SUCCESS);
+        }
         BenchCmd::Compare(a) => return Ok(ab::compare(a)),
         BenchCmd::Aa(a) => return Ok(ab::aa(a)),
         BenchCmd::Soak(a) => return soak::run(a).map(|()| ExitCode::SUCCESS),
@@ -239,7 +254,9 @@ fn run_suites(session: &mut Session, suites: &[Suite]) -> Result<()> {
             Suite::Cold => cold::run(session)?,
             Suite::Warm => warm::run(session)?,
             Suite::Throughput => throughput::run(session)?,
-            Suite::Headroom | Suite::Instructions => unreachable!("suites are fixed above"),
+            Suite::Headroom | Suite::Instructions | Suite::Cost => {
+                unreachable!("suites are fixed above")
+            }
         }
     }
     Ok(())

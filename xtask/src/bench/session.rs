@@ -434,5 +434,9 @@ fn plan(
             * cells
             * (profile.warmup + profile.duration).as_secs_f64();
     }
+    if suites.contains(&Suite::Cost) {
+        // `repeats` is the minimum of rounds; more may follow.
+        secs += v * profile.repeats as f64 * (0.5 + profile.duration.as_secs_f64());
+    }
     Duration::from_secs_f64(secs.max(1.0))
 }

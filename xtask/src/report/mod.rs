@@ -3,6 +3,7 @@
 //! be re-plotted anywhere.
 
 mod content;
+pub mod cost;
 pub mod document;
 pub mod figures;
 pub mod format;
@@ -51,6 +52,7 @@ pub fn summarize(root: &Path, render: bool) -> Result<()> {
     summary::write(root, &s)?;
     instructions::write(&data)?;
     headroom::write(root)?;
+    cost::write(root)?;
     if render {
         self::render(&data, &s)?;
     }

@@ -230,6 +230,20 @@ impl HeadroomKey {
     }
 }
 
+/// `raw/cost/rounds.csv`: every cell of `bench cost`, one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CostKey;
+
+impl CostKey {
+    pub fn path(&self) -> PathBuf {
+        "raw/cost/rounds.csv".into()
+    }
+
+    pub fn parse(path: &Path) -> Option<CostKey> {
+        (stem(path, "cost", ".csv")? == "rounds").then_some(CostKey)
+    }
+}
+
 /// `raw/<variant>.csv` of a soak run folder (`bench soak`): its samples
 /// over time. Soak folders hold nothing else under `raw/`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -261,6 +275,7 @@ pub enum RawKey {
     Instructions(InstructionsKey),
     Micro(MicroKey),
     Headroom(HeadroomKey),
+    Cost(CostKey),
     Soak(SoakKey),
 }
 
@@ -274,6 +289,7 @@ impl RawKey {
             RawKey::Instructions(k) => k.path(),
             RawKey::Micro(k) => k.path(),
             RawKey::Headroom(k) => k.path(),
+            RawKey::Cost(k) => k.path(),
             RawKey::Soak(k) => k.path(),
         }
     }
@@ -286,6 +302,7 @@ impl RawKey {
             .or_else(|| InstructionsKey::parse(path).map(RawKey::Instructions))
             .or_else(|| MicroKey::parse(path).map(RawKey::Micro))
             .or_else(|| HeadroomKey::parse(path).map(RawKey::Headroom))
+            .or_else(|| CostKey::parse(path).map(RawKey::Cost))
             .or_else(|| SoakKey::parse(path).map(RawKey::Soak))
     }
 }
@@ -359,6 +376,7 @@ mod tests {
             "raw/micro/instantiate__pooled.json",
         );
         round_trip(RawKey::Headroom(HeadroomKey), "raw/headroom/rounds.csv");
+        round_trip(RawKey::Cost(CostKey), "raw/cost/rounds.csv");
         round_trip(
             RawKey::Soak(SoakKey {
                 variant: s("wasm_host_wasmtime_pooled"),

@@ -44,6 +44,7 @@ named!(
         Throughput = "throughput",
         Headroom = "headroom",
         Instructions = "instructions",
+        Cost = "cost",
     }
 );
 

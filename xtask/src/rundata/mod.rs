@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 pub use keys::{
-    ColdKey, HeadroomKey, HyperfineKey, InstructionsKey, Level, MicroKey, RawKey, SoakKey,
+    ColdKey, CostKey, HeadroomKey, HyperfineKey, InstructionsKey, Level, MicroKey, RawKey, SoakKey,
     ThroughputKey, WarmKey,
 };
 pub use kinds::{CellStatus, Client, ConnMode, Method, RunStatus, Suite, VariantState};
