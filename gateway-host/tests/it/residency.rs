@@ -122,6 +122,54 @@ fn a_request_cannot_time_which_pages_an_earlier_one_touched() {
     }
 }
 
+/// The same channel seen from outside: no clock in the module, only how
+/// long each request takes, as the client that sends both requests would
+/// time it. Freezing or coarsening the module's clocks would leave this
+/// open; giving the pages back closes it too. For each bit, one request
+/// writes the secret's pages, the next reads page `i` alone, timed here;
+/// 25 passes over the 64 bits, a bit read as set when its page answered
+/// faster than the median. Printed for every runtime and mode (the closing
+/// note's figures); asserted at chance for the default.
+#[test]
+fn the_client_cannot_time_it_either() {
+    const PASSES: usize = 25;
+    let wasm = probe();
+    for residency in [Residency::Release, Residency::Keep] {
+        for runtime in ["pooled", "lean", "recycled"] {
+            let mut sums = [0f64; 64];
+            for _ in 0..PASSES {
+                let mut t = transform(runtime, residency, &wasm);
+                let mut leave = vec![b'w', b'6'];
+                leave.extend_from_slice(&SECRET);
+                for (i, sum) in sums.iter_mut().enumerate() {
+                    t.apply(&leave).unwrap();
+                    let mut one = [0u8; 10];
+                    one[..2].copy_from_slice(b"v6");
+                    one[2 + i / 8] = 1 << (i % 8);
+                    let started = std::time::Instant::now();
+                    t.apply(&one).unwrap();
+                    *sum += started.elapsed().as_nanos() as f64;
+                }
+            }
+            let mut sorted = sums;
+            sorted.sort_by(f64::total_cmp);
+            let median = (sorted[31] + sorted[32]) / 2.0;
+            let bits = (0..64).filter(|&i| (sums[i] < median) == bit(i)).count();
+            let spread = (sorted[63] - sorted[0]) / PASSES as f64 / 1000.0;
+            eprintln!(
+                "residency (client-timed): {runtime} {}: {bits}/64 (mean request time spread {spread:.1} µs)",
+                residency.name()
+            );
+            if residency == Residency::Release {
+                assert!(
+                    bits <= CHANCE_BOUND,
+                    "{runtime}: {bits}/64 leaked to the client"
+                );
+            }
+        }
+    }
+}
+
 /// Structurally, without timing: after every request recycled's memory has
 /// exactly the pages instantiation wrote mapped, whatever the request did.
 #[test]

@@ -167,7 +167,14 @@ mod tests {
             Suite::ALL,
             Suite::name,
             Suite::from_name,
-            &["cold", "warm", "throughput", "headroom", "instructions"],
+            &[
+                "cold",
+                "warm",
+                "throughput",
+                "headroom",
+                "instructions",
+                "cost",
+            ],
         );
         forms(
             Method::ALL,
