@@ -30,6 +30,11 @@ pub struct Manifest {
     /// load generator's). Absent when everything ran on this machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerHost>,
+    /// `WASM_RESIDENCY` of the gateways (`release` or `keep`): whether
+    /// pooled, lean and recycled give back the pages a request touched.
+    /// Empty in runs made before the setting existed (they kept them).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub residency: String,
     pub variants: Vec<VariantStatus>,
     pub cells: Vec<Cell>,
 }

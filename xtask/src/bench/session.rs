@@ -145,6 +145,7 @@ impl Session {
                 },
             },
             server: remote.as_ref().map(|(_, record)| record.clone()),
+            residency: residency(&args.env),
             ..Manifest::default()
         };
         results::write_atomic(
@@ -402,6 +403,18 @@ pub fn now() -> String {
 }
 
 /// Planned measurement time, for the progress estimate.
+/// The `WASM_RESIDENCY` the gateways get: `--env`, else the harness's own
+/// environment (which they inherit), else gateway-host's default.
+fn residency(env: &[(String, String)]) -> String {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == "WASM_RESIDENCY")
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var("WASM_RESIDENCY").ok())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "release".to_owned())
+}
+
 fn plan(
     profile: &Profile,
     variants: &[&Variant],

@@ -137,6 +137,7 @@ fn environment(d: &mut Document, m: &Manifest) {
         }),
     );
     let v = &m.versions;
+    row("page residency", text(residency(&m.residency)));
     row("kernel", text(or_dash(&v.kernel)));
     row("rustc", text(or_dash(&v.rustc)));
     row("wasmtime (crate)", text(or_dash(&v.wasmtime_crate)));
@@ -162,6 +163,23 @@ fn environment(d: &mut Document, m: &Manifest) {
 }
 
 /// The profile's settings as `key=value` in key order.
+/// What the gateways' `WASM_RESIDENCY` means for a reader of the figures.
+fn residency(mode: &str) -> String {
+    match mode {
+        "release" => "release: pooled, lean and recycled give back every page a request \
+                      mapped before the next one (no timing channel between requests)"
+            .to_owned(),
+        "keep" => "keep (opt-in): pooled and lean keep 2 MiB of a slot resident, recycled \
+                   restores pages in place; the residency probe reads 63-64 of 64 bits \
+                   from one request in the next"
+            .to_owned(),
+        "" => "not recorded: the run predates `--wasm-residency`; its pooled, lean and \
+               recycled kept pages resident between requests, as `keep` does now"
+            .to_owned(),
+        other => other.to_owned(),
+    }
+}
+
 fn profile(p: Option<&RunProfile>) -> String {
     let Some(p) = p else {
         return "null".to_owned();

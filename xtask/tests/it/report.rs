@@ -411,6 +411,7 @@ fn generate(dir: &Path) {
                 .to_owned(),
         },
         server: None,
+        residency: "release".to_owned(),
         variants: vec![
             VariantStatus {
                 name: "native_local".into(),
@@ -542,6 +543,7 @@ fn report_states_environment_skips_failures_and_tables() {
         "wasm-gateway-bench/gateway-native:latest: binary sha256 5e1f00d",
         "2026-01-02T03:04:05.678Z",
         "complete",
+        "| page residency | release: pooled, lean and recycled give back every page",
     ] {
         assert!(md.contains(needle), "report.md lacks {needle:?}");
     }
