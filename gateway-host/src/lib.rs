@@ -17,6 +17,7 @@ pub mod recycled;
 pub mod residency;
 pub mod runtime;
 pub mod spawn;
+pub mod stack;
 pub mod work;
 
 pub use embedded::EmbeddedTransform;

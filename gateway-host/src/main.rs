@@ -87,6 +87,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if args.runtime.cli().is_none() {
+        // Wasm runs on this thread's stack: map all it can reach now, so
+        // how deep one request went is not left for the next to time.
+        gateway_host::stack::map_reach();
+    }
     match gateway_native::server::run(&args.server, transform.as_mut()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

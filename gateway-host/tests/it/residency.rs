@@ -193,6 +193,61 @@ fn recycled_leaves_only_its_base_pages_mapped() {
     assert_eq!(t.stats().instantiated, 1);
 }
 
+/// Resident kilobytes of the gateway's main-thread stack (`[stack]` in
+/// `/proc/PID/smaps`).
+fn stack_rss_kb(pid: u32) -> u64 {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let mut in_stack = false;
+    for line in smaps.lines() {
+        if line.contains('-') && line.split_whitespace().count() >= 5 {
+            in_stack = line.ends_with("[stack]");
+        } else if in_stack {
+            if let Some(kb) = line.strip_prefix("Rss:") {
+                return kb.trim().trim_end_matches("kB").trim().parse().unwrap();
+            }
+        }
+    }
+    panic!("no [stack] mapping in /proc/{pid}/smaps");
+}
+
+/// The stack is the other memory a module reaches: Wasm runs on the
+/// gateway's thread stack, whose pages stay mapped once touched. Every
+/// in-process runtime maps all a module can reach before the first
+/// request, so a request that exhausts the Wasm stack (a 500) maps no new
+/// stack page: a later one cannot time how deep it went.
+#[test]
+fn the_deepest_call_maps_no_new_stack_page() {
+    let module = hostile_module("stack_overflow");
+    for runtime in [
+        "wasmtime_embedded",
+        "wasmtime_pooled",
+        "wasmtime_lean",
+        "wasmtime_recycled",
+    ] {
+        let gw = Gateway::start(&["--runtime", runtime, "--module", module.to_str().unwrap()]);
+        // A first request maps what any request maps (the server's frames).
+        assert_eq!(gw.get("/health"), (200, b"ok".to_vec()));
+        let before = stack_rss_kb(gw.pid());
+        assert!(
+            before >= (gateway_host::stack::REACH as u64) >> 10,
+            "{runtime}: {before} kB of stack mapped at start"
+        );
+        for _ in 0..2 {
+            let (status, body) = gw.get("/");
+            let body = String::from_utf8_lossy(&body);
+            assert_eq!(status, 500, "{runtime}: {body}");
+        }
+        let after = stack_rss_kb(gw.pid());
+        eprintln!(
+            "residency: {runtime}: stack {before} kB before, {after} kB after two exhausted stacks"
+        );
+        assert_eq!(
+            after, before,
+            "{runtime}: the deep calls mapped new stack pages"
+        );
+    }
+}
+
 /// `--wasm-residency` reaches the gateway: both modes serve the real module.
 #[test]
 fn the_gateway_takes_either_residency() {
