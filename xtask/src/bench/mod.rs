@@ -237,12 +237,13 @@ pub fn run(cmd: &BenchCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Build what the selected variants run, as `cargo run` would, or with
-/// `--no-build` check that it is this checkout's build; the run measures a
-/// copy of it, removed when the returned value drops.
+/// Check every argument, then build what the selected variants run, as
+/// `cargo run` would, or with `--no-build` check that it is this
+/// checkout's build; the run measures a copy of it, removed when the
+/// returned value drops.
 fn build_first(args: &BenchArgs) -> Result<Option<crate::provenance::snapshot::Snapshot>> {
-    let selected = crate::variants::select_roles(&args.variants, &args.roles)?;
-    crate::build::ensure_built(args.no_build, &selected)
+    let checked = session::check(args)?;
+    crate::build::ensure_built(args.no_build, &checked.variants)
 }
 
 fn run_suites(session: &mut Session, suites: &[Suite]) -> Result<()> {

@@ -44,50 +44,11 @@ pub struct Session {
 
 impl Session {
     pub fn open(args: &BenchArgs, suites: &[Suite]) -> Result<Session> {
-        let mut profile = Profile::by_name(&args.profile)?;
-        if !args.connections.is_empty() {
-            profile.connections = args.connections.clone();
-        }
-        if let Some(levels) = &args.keepalive_connections {
-            profile.keepalive_connections = levels.clone();
-        }
-        if let Some(secs) = args.duration {
-            if !(secs.is_finite() && secs > 0.0 && secs <= 3600.0) {
-                bail!("--duration must be between 0 and 3600 seconds, got {secs}");
-            }
-            profile.duration = Duration::from_secs_f64(secs);
-            profile.primer = profile.primer.min(profile.duration);
-            profile.warmup = profile.warmup.min(profile.duration);
-        }
-        if let Some(n) = args.repeats {
-            profile.repeats = n.max(1);
-        }
-        if let Some(n) = args.cold_samples {
-            profile.cold_samples = n.max(1);
-        }
-        if let Some(n) = args.warm_requests {
-            profile.warm_requests = n.max(1);
-            profile.warm_warmup = profile.warm_warmup.min(n);
-        }
-        if !args.rate.is_empty() {
-            if let Some(bad) = args.rate.iter().find(|r| !(r.is_finite() && **r > 0.0)) {
-                bail!("--rate values must be positive requests/s, got {bad}");
-            }
-            profile.rates = args.rate.clone();
-        }
-        if profile.connections.contains(&0) || profile.keepalive_connections.contains(&0) {
-            bail!("--connections levels must be at least 1");
-        }
-
-        let selected = variants::select_roles(&args.variants, &args.roles)?;
-        let workloads: Vec<&'static Workload> = if args.workloads.is_empty() {
-            workloads::WORKLOADS.iter().collect()
-        } else {
-            args.workloads
-                .iter()
-                .map(|n| workloads::find(n))
-                .collect::<Result<_>>()?
-        };
+        let Checked {
+            profile,
+            variants: selected,
+            workloads,
+        } = check(args)?;
 
         // The machine's online CPUs: available_parallelism() would count only
         // the CPUs this thread may use, which is one once a session pinned it.
@@ -403,6 +364,67 @@ pub fn now() -> String {
 }
 
 /// Planned measurement time, for the progress estimate.
+/// What a bench command line selects, every argument checked.
+pub struct Checked {
+    pub profile: Profile,
+    pub variants: Vec<&'static Variant>,
+    pub workloads: Vec<&'static Workload>,
+}
+
+/// Checks every argument of a bench command line and resolves the profile,
+/// variants and workloads it names: called before the first long step (the
+/// build), so a misspelt name fails at once, listing the valid ones.
+pub fn check(args: &BenchArgs) -> Result<Checked> {
+    let mut profile = Profile::by_name(&args.profile)?;
+    if !args.connections.is_empty() {
+        profile.connections = args.connections.clone();
+    }
+    if let Some(levels) = &args.keepalive_connections {
+        profile.keepalive_connections = levels.clone();
+    }
+    if let Some(secs) = args.duration {
+        if !(secs.is_finite() && secs > 0.0 && secs <= 3600.0) {
+            bail!("--duration must be between 0 and 3600 seconds, got {secs}");
+        }
+        profile.duration = Duration::from_secs_f64(secs);
+        profile.primer = profile.primer.min(profile.duration);
+        profile.warmup = profile.warmup.min(profile.duration);
+    }
+    if let Some(n) = args.repeats {
+        profile.repeats = n.max(1);
+    }
+    if let Some(n) = args.cold_samples {
+        profile.cold_samples = n.max(1);
+    }
+    if let Some(n) = args.warm_requests {
+        profile.warm_requests = n.max(1);
+        profile.warm_warmup = profile.warm_warmup.min(n);
+    }
+    if !args.rate.is_empty() {
+        if let Some(bad) = args.rate.iter().find(|r| !(r.is_finite() && **r > 0.0)) {
+            bail!("--rate values must be positive requests/s, got {bad}");
+        }
+        profile.rates = args.rate.clone();
+    }
+    if profile.connections.contains(&0) || profile.keepalive_connections.contains(&0) {
+        bail!("--connections levels must be at least 1");
+    }
+    let variants = variants::select_roles(&args.variants, &args.roles)?;
+    let workloads: Vec<&'static Workload> = if args.workloads.is_empty() {
+        workloads::WORKLOADS.iter().collect()
+    } else {
+        args.workloads
+            .iter()
+            .map(|n| workloads::find(n))
+            .collect::<Result<_>>()?
+    };
+    Ok(Checked {
+        profile,
+        variants,
+        workloads,
+    })
+}
+
 /// The `WASM_RESIDENCY` the gateways get: `--env`, else the harness's own
 /// environment (which they inherit), else gateway-host's default.
 fn residency(env: &[(String, String)]) -> String {

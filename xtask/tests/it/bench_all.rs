@@ -270,3 +270,41 @@ fn a_cells_leftover_queue_is_not_charged_to_the_next_cell() {
     }
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// Every argument is checked before the first long step: a misspelt
+/// profile, variant or workload fails before anything is built (no build
+/// step is printed), naming the valid values.
+#[test]
+fn a_wrong_name_fails_before_the_build() {
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--profile", "qiuck"],
+            "unknown profile \"qiuck\"; use quick, ci, standard or full",
+        ),
+        (
+            &["--variants", "native_locl"],
+            "unknown variant \"native_locl\"; the variants are native_local,",
+        ),
+        (
+            &["--workloads", "helo"],
+            "unknown workload \"helo\"; the workloads are hello,",
+        ),
+    ];
+    for (args, message) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["bench", "all"])
+            .args(args)
+            // As a user runs it: building first unless the arguments fail.
+            .env_remove("WGB_NO_BUILD")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}: {stdout}{stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(
+            !stdout.contains("==>") && !stderr.contains("==>"),
+            "{args:?} started a build step first: {stdout}{stderr}"
+        );
+    }
+}
