@@ -288,9 +288,11 @@ fn one_cell(
     spec.duration = window;
     let steal_before = steal_ms();
     let before = cpu_ns(pid)?;
+    let faults_before = minor_faults(pid)?;
     let started = Instant::now();
     let result = load::run(&spec, &signals::interrupted)?;
     let after = cpu_ns(pid)?;
+    let faults = minor_faults(pid)?.saturating_sub(faults_before);
     let window_s = started.elapsed().as_secs_f64();
     let steal = steal_ms().zip(steal_before).map_or(0.0, |(a, b)| a - b);
     running.stop();
@@ -311,6 +313,11 @@ fn one_cell(
             0.0
         },
         rps: result.rps,
+        faults_per_req: if requests > 0 {
+            faults as f64 / requests as f64
+        } else {
+            0.0
+        },
         steal_ms: steal,
         errors: result.errors.total() + result.non_2xx,
         disturbed: false,
@@ -362,6 +369,28 @@ fn cpu_ns(pid: u32) -> Result<u64> {
     Ok(total)
 }
 
+/// The minor page faults of every thread of `pid` so far
+/// (`/proc/PID/task/*/stat`, field 10): what refilling released pages costs.
+fn minor_faults(pid: u32) -> Result<u64> {
+    let dir = format!("/proc/{pid}/task");
+    let mut total = 0u64;
+    for task in std::fs::read_dir(&dir).with_context(|| format!("reading {dir}"))? {
+        let path = task?.path().join("stat");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        // After the command's closing parenthesis: state is field 3, minflt 10.
+        let after_name = text.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let minflt: u64 = after_name
+            .split_whitespace()
+            .nth(7)
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("parsing {}", path.display()))?;
+        total += minflt;
+    }
+    Ok(total)
+}
+
 /// The machine's steal time so far (`/proc/stat`, all CPUs), milliseconds.
 fn steal_ms() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
@@ -407,5 +436,10 @@ mod tests {
         };
         // Nanoseconds, not 10 ms ticks: the first change is a fraction of one.
         assert!(spent < 10_000_000, "{spent} ns");
+        // A fresh page written faults once.
+        let faults = minor_faults(me).unwrap();
+        let page = vec![1u8; 1 << 20];
+        std::hint::black_box(&page);
+        assert!(minor_faults(me).unwrap() > faults);
     }
 }

@@ -37,6 +37,9 @@ pub struct Row {
     pub cpu_ms: f64,
     pub cpu_us_per_req: f64,
     pub rps: f64,
+    /// The gateway's minor page faults per request in the window.
+    #[serde(default)]
+    pub faults_per_req: f64,
     /// Steal time of the whole machine in the window (`/proc/stat`).
     pub steal_ms: f64,
     pub errors: u64,
@@ -52,6 +55,8 @@ pub struct Row {
 pub struct Ratio {
     pub variant: String,
     pub arm: String,
+    /// Mean minor page faults per request of this variant and arm.
+    pub faults_per_req: f64,
     /// `native_local` (CPU per request against native in the same round) or
     /// the default arm of the same variant.
     pub against: String,
@@ -86,6 +91,7 @@ fn interval(values: &[f64]) -> Option<(f64, f64, f64)> {
 pub fn compute(rows: &[Row]) -> Vec<Ratio> {
     let target = rows.first().map_or(0.05, |r| r.target);
     let baseline = variants::baseline().name;
+    let faults = |variant: &str, arm: &str| mean_faults(rows, variant, arm);
     // (round, variant, arm) -> CPU µs per request.
     let cell: BTreeMap<(usize, &str, &str), f64> = rows
         .iter()
@@ -120,6 +126,7 @@ pub fn compute(rows: &[Row]) -> Vec<Ratio> {
         out.push(Ratio {
             variant: variant.to_owned(),
             arm: arm.to_owned(),
+            faults_per_req: faults(variant, arm),
             against: against.to_owned(),
             rounds: ratios.len(),
             cpu_us_per_req: round3(cpu),
@@ -163,6 +170,17 @@ pub fn compute(rows: &[Row]) -> Vec<Ratio> {
     out
 }
 
+/// Mean minor faults per request of `variant` in `arm`, over its
+/// measured, undisturbed cells.
+fn mean_faults(rows: &[Row], variant: &str, arm: &str) -> f64 {
+    let v: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.variant == variant && r.arm == arm && r.requests > 0 && !r.disturbed)
+        .map(|r| r.faults_per_req)
+        .collect();
+    round3(v.iter().sum::<f64>() / v.len().max(1) as f64)
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -181,8 +199,8 @@ pub fn markdown(rows: &[Row], ratios: &[Ratio]) -> String {
          ratios are means of per-round ratios with 95% t intervals, `undecided` \
          when the interval is wider than ±{:.0}%; {} cells disturbed (steal) on \
          every attempt left out.\n\n\
-         | variant | arm | against | CPU µs/req | ratio | 95% interval | verdict |\n\
-         | --- | --- | --- | ---: | ---: | --- | --- |\n",
+         | variant | arm | against | CPU µs/req | faults/req | ratio | 95% interval | verdict |\n\
+         | --- | --- | --- | ---: | ---: | ---: | --- | --- |\n",
         target * 100.0,
         rows.iter().filter(|r| r.disturbed).count()
     );
@@ -195,14 +213,23 @@ pub fn markdown(rows: &[Row], ratios: &[Ratio]) -> String {
     if let Some((mean, lo, hi)) = interval(&native) {
         let _ = writeln!(
             md,
-            "| {baseline} | {DEFAULT_ARM} | | {mean:.2} [{lo:.2}, {hi:.2}] | | | |"
+            "| {baseline} | {DEFAULT_ARM} | | {mean:.2} [{lo:.2}, {hi:.2}] | {:.1} | | | |",
+            mean_faults(rows, baseline, DEFAULT_ARM)
         );
     }
     for r in ratios {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.2} | {:.3} | [{:.3}, {:.3}] | {} |",
-            r.variant, r.arm, r.against, r.cpu_us_per_req, r.ratio, r.lo, r.hi, r.verdict
+            "| {} | {} | {} | {:.2} | {:.1} | {:.3} | [{:.3}, {:.3}] | {} |",
+            r.variant,
+            r.arm,
+            r.against,
+            r.cpu_us_per_req,
+            r.faults_per_req,
+            r.ratio,
+            r.lo,
+            r.hi,
+            r.verdict
         );
     }
     md
@@ -237,6 +264,7 @@ mod tests {
             cpu_ms: cpu,
             cpu_us_per_req: cpu,
             rps: 1000.0,
+            faults_per_req: 0.0,
             steal_ms: 0.0,
             errors: 0,
             disturbed: false,
