@@ -26,7 +26,7 @@ use wasmtime::{
 
 use crate::epoch;
 use crate::limits::Limits;
-use host_calls::{Exit, OutputOverCap, RequestState};
+use host_calls::{Exit, LeanState, OutputOverCap};
 
 /// The engine, its settings and the `.cwasm` it loads are `pooled`'s: lean
 /// changes the host calls, not the compiled code or the pool, so a
@@ -48,7 +48,7 @@ pub use crate::pooled::{config, config_with, engine, engine_with, precompile};
 /// Runs a WASI preview1 command module per body, with [`host_calls`] as its
 /// WASI, from pre-linked, pooled instances.
 pub struct LeanTransform {
-    pre: InstancePre<RequestState>,
+    pre: InstancePre<LeanState>,
     /// `_start` and `memory`, found once by name, taken per request by index.
     start: ModuleExport,
     memory: Option<ModuleExport>,
@@ -102,7 +102,7 @@ impl LeanTransform {
         }
     }
 
-    fn store(&self, body: &[u8]) -> Store<RequestState> {
+    fn store(&self, body: &[u8]) -> Store<LeanState> {
         store(
             &self.engine,
             &self.limits,
@@ -113,14 +113,14 @@ impl LeanTransform {
     }
 
     /// Instantiates, points the host calls at the memory, runs `_start`.
-    fn call(&self, store: &mut Store<RequestState>) -> wasmtime::Result<()> {
+    fn call(&self, store: &mut Store<LeanState>) -> wasmtime::Result<()> {
         let start = self.instantiate(store)?;
         start.call(&mut *store, ())
     }
 
     /// Instantiates and points the host calls at the memory: `_start`,
     /// ready to run.
-    fn instantiate(&self, store: &mut Store<RequestState>) -> wasmtime::Result<TypedFunc<(), ()>> {
+    fn instantiate(&self, store: &mut Store<LeanState>) -> wasmtime::Result<TypedFunc<(), ()>> {
         let instance = self.pre.instantiate(&mut *store)?;
         if let Some(index) = &self.memory {
             if let Some(Extern::Memory(memory)) = instance.get_module_export(&mut *store, index) {
@@ -152,7 +152,7 @@ impl LeanTransform {
 
 /// Links `module` against the lean WASI layer (`recycled` links the same
 /// way). An import the layer does not define fails here, naming it.
-pub(crate) fn link(engine: &Engine, module: &Module) -> anyhow::Result<InstancePre<RequestState>> {
+pub(crate) fn link(engine: &Engine, module: &Module) -> anyhow::Result<InstancePre<LeanState>> {
     let mut linker = Linker::new(engine);
     host_calls::link(&mut linker)
         .map_err(anyhow::Error::from)
@@ -171,8 +171,8 @@ pub(crate) fn store(
     epoch_ticks: u64,
     body: &[u8],
     started: Instant,
-) -> Store<RequestState> {
-    let state = RequestState::new(
+) -> Store<LeanState> {
+    let state = LeanState::new(
         body,
         limits.max_output_bytes,
         StoreLimitsBuilder::new()
@@ -190,7 +190,7 @@ pub(crate) fn store(
 
 /// See [`LeanTransform::ready`]. Dropping it drops the store (the reset).
 pub struct Ready {
-    store: Store<RequestState>,
+    store: Store<LeanState>,
     start: TypedFunc<(), ()>,
     limits: Limits,
 }

@@ -104,29 +104,14 @@ fn main() -> ExitCode {
 /// The study's module and, when given, the work module, both run by
 /// `--runtime`.
 fn build_transform(args: &Args) -> anyhow::Result<Box<dyn Transform>> {
-    // One engine (one pool, one epoch thread) for both modules.
-    let pooled_engine = match args.runtime {
-        Runtime::WasmtimePooled => Some(pooled::engine_with(args.wasm_residency)?),
-        _ => None,
-    };
-    let lean_engine = match args.runtime {
-        Runtime::WasmtimeLean => Some(lean::engine_with(args.wasm_residency)?),
-        _ => None,
-    };
-    let recycled_engine = match args.runtime {
-        Runtime::WasmtimeRecycled => Some(recycled::engine()?),
-        _ => None,
-    };
-    let spec = LoadSpec {
+    let loader = Loader {
         runtime: args.runtime,
         runtime_bin: args.runtime_bin.clone(),
         limits: Limits::from_flags(args.wasm_timeout_ms, args.wasm_max_memory_mb),
         residency: args.wasm_residency,
-        pooled_engine,
-        lean_engine,
-        recycled_engine,
+        engine: engine(args.runtime, args.wasm_residency)?,
     };
-    let study = load(&spec, &args.module)?;
+    let study = loader.load(&args.module)?;
     let Some(path) = args.work_module.clone() else {
         return Ok(Box::new(WithWork::new(study, None)));
     };
@@ -135,51 +120,75 @@ fn build_transform(args: &Args) -> anyhow::Result<Box<dyn Transform>> {
     check_module_file(&path)?;
     Ok(Box::new(WithWork::lazy(
         study,
-        Box::new(move || load(&spec, &path)),
+        Box::new(move || loader.load(&path)),
     )))
 }
 
+/// The in-process runtimes that share one engine between both modules (one
+/// pool, one epoch thread), each with its engine.
+enum Pooling {
+    Pooled(wasmtime::Engine),
+    Lean(wasmtime::Engine),
+    Recycled(wasmtime::Engine),
+}
+
+/// The engine `runtime` shares between both modules, if it is one that does.
+fn engine(runtime: Runtime, residency: Residency) -> anyhow::Result<Option<Pooling>> {
+    Ok(match runtime {
+        Runtime::WasmtimePooled => Some(Pooling::Pooled(pooled::engine_with(residency)?)),
+        Runtime::WasmtimeLean => Some(Pooling::Lean(lean::engine_with(residency)?)),
+        Runtime::WasmtimeRecycled => Some(Pooling::Recycled(recycled::engine()?)),
+        Runtime::WasmtimeEmbedded
+        | Runtime::Wasmtime
+        | Runtime::Wasmedge
+        | Runtime::WasmtimeAot => None,
+    })
+}
+
 /// What loading a module with `--runtime` needs.
-struct LoadSpec {
+struct Loader {
     runtime: Runtime,
     runtime_bin: Option<PathBuf>,
     limits: Limits,
     residency: Residency,
-    pooled_engine: Option<wasmtime::Engine>,
-    lean_engine: Option<wasmtime::Engine>,
-    recycled_engine: Option<wasmtime::Engine>,
+    engine: Option<Pooling>,
 }
 
-fn load(spec: &LoadSpec, module: &Path) -> anyhow::Result<Box<dyn Transform>> {
-    let limits = spec.limits;
-    if let Some(engine) = &spec.pooled_engine {
-        return Ok(Box::new(PooledTransform::from_file(
-            engine, module, limits,
-        )?));
+impl Loader {
+    fn load(&self, module: &Path) -> anyhow::Result<Box<dyn Transform>> {
+        let limits = self.limits;
+        match &self.engine {
+            Some(Pooling::Pooled(engine)) => {
+                return Ok(Box::new(PooledTransform::from_file(
+                    engine, module, limits,
+                )?))
+            }
+            Some(Pooling::Lean(engine)) => {
+                return Ok(Box::new(LeanTransform::from_file(engine, module, limits)?))
+            }
+            Some(Pooling::Recycled(engine)) => {
+                return Ok(Box::new(
+                    RecycledTransform::from_file(engine, module, limits)?
+                        .with_residency(self.residency),
+                ))
+            }
+            None => {}
+        }
+        let Some(cli) = self.runtime.cli() else {
+            return Ok(Box::new(EmbeddedTransform::from_file(module, limits)?));
+        };
+        check_module_file(module)?;
+        let bin = cli.resolve_bin(self.runtime_bin.as_deref());
+        if !bin.found {
+            // Not fatal: the gateway serves, and every Wasm request says why it fails.
+            eprintln!(
+                "gateway-host: warning: {} (tried {}); requests will answer 500",
+                cli.not_found_message(),
+                bin.path.display()
+            );
+        }
+        Ok(Box::new(SpawnTransform::new(cli, bin.path, module, limits)))
     }
-    if let Some(engine) = &spec.lean_engine {
-        return Ok(Box::new(LeanTransform::from_file(engine, module, limits)?));
-    }
-    if let Some(engine) = &spec.recycled_engine {
-        return Ok(Box::new(
-            RecycledTransform::from_file(engine, module, limits)?.with_residency(spec.residency),
-        ));
-    }
-    let Some(cli) = spec.runtime.cli() else {
-        let transform = EmbeddedTransform::from_file(module, limits)?;
-        return Ok(Box::new(transform));
-    };
-    check_module_file(module)?;
-    let bin = cli.resolve_bin(spec.runtime_bin.as_deref());
-    if !bin.found {
-        // Not fatal: the gateway serves, and every Wasm request says why it fails.
-        eprintln!(
-            "gateway-host: warning: {} (tried {}); requests will answer 500",
-            cli.not_found_message(),
-            bin.path.display()
-        );
-    }
-    Ok(Box::new(SpawnTransform::new(cli, bin.path, module, limits)))
 }
 
 /// Writes the `.cwasm` through a temporary file, so a reader never maps a

@@ -42,7 +42,7 @@ use wasmtime::{
 };
 
 use crate::epoch;
-use crate::lean::host_calls::RequestState;
+use crate::lean::host_calls::LeanState;
 use crate::lean::{self, classify};
 use crate::limits::Limits;
 use crate::residency::Residency;
@@ -83,7 +83,7 @@ pub fn precompile(wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
 
 /// Runs a WASI preview1 command module per body on one recycled instance.
 pub struct RecycledTransform {
-    pre: InstancePre<RequestState>,
+    pre: InstancePre<LeanState>,
     engine: Engine,
     limits: Limits,
     epoch_ticks: u64,
@@ -120,7 +120,7 @@ pub struct Stats {
 
 /// One instance with what its restore needs.
 struct Instance {
-    store: Store<RequestState>,
+    store: Store<LeanState>,
     start: TypedFunc<(), ()>,
     /// The memory the restore puts back (`prepare`'s export of memory 0).
     memory: Memory,
@@ -269,7 +269,7 @@ impl RecycledTransform {
     fn instantiate(&mut self, body: &[u8], started: Instant) -> Result<Instance, Unfinished> {
         // Its deadline covers a start function run at instantiation.
         let mut store = lean::store(&self.engine, &self.limits, self.epoch_ticks, body, started);
-        let unfinished = |store: &mut Store<RequestState>, err: wasmtime::Error| Unfinished {
+        let unfinished = |store: &mut Store<LeanState>, err: wasmtime::Error| Unfinished {
             err,
             stdout: std::mem::take(&mut store.data_mut().stdout),
         };

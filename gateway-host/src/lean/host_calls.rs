@@ -62,8 +62,9 @@ impl std::fmt::Display for OutputOverCap {
 
 impl std::error::Error for OutputOverCap {}
 
-/// One request's store data.
-pub(crate) struct RequestState {
+/// One request's store data under lean's host calls (wasmtime-wasi's
+/// runtimes keep theirs in `call::RequestState`).
+pub(crate) struct LeanState {
     stdin: Vec<u8>,
     read: usize,
     pub(crate) stdout: Vec<u8>,
@@ -79,7 +80,7 @@ pub(crate) struct RequestState {
     deadline: Instant,
 }
 
-impl RequestState {
+impl LeanState {
     pub(crate) fn new(
         body: &[u8],
         max_output: usize,
@@ -87,7 +88,7 @@ impl RequestState {
         started: Instant,
         deadline: Instant,
     ) -> Self {
-        RequestState {
+        LeanState {
             stdin: body.to_vec(),
             read: 0,
             stdout: Vec::new(),
@@ -128,8 +129,8 @@ impl RequestState {
 
 /// The module's memory and the request's state, or `EFAULT` without memory.
 fn split<'a>(
-    caller: &'a mut Caller<'_, RequestState>,
-) -> Result<(&'a mut [u8], &'a mut RequestState), i32> {
+    caller: &'a mut Caller<'_, LeanState>,
+) -> Result<(&'a mut [u8], &'a mut LeanState), i32> {
     let memory = match caller.data().memory {
         Some(memory) => memory,
         // A start function runs before the host has the instance: its
@@ -191,7 +192,7 @@ fn errno(result: Result<(), i32>) -> i32 {
 
 /// Adds the layer to `linker`; [`stubs`] adds ENOSYS for the rest of
 /// preview1 that a module imports.
-pub(crate) fn link(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> {
+pub(crate) fn link(linker: &mut Linker<LeanState>) -> wasmtime::Result<()> {
     linker.func_wrap(WASI, "fd_read", fd_read)?;
     linker.func_wrap(WASI, "fd_write", fd_write)?;
     linker.func_wrap(WASI, "proc_exit", |code: i32| -> wasmtime::Result<()> {
@@ -214,24 +215,22 @@ pub(crate) fn link(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         WASI,
         "fd_seek",
-        |caller: Caller<'_, RequestState>, fd: i32, _: i64, _: i32, _: i32| {
+        |caller: Caller<'_, LeanState>, fd: i32, _: i64, _: i32, _: i32| {
             caller.data().or_ebadf(fd, ESPIPE)
         },
     )?;
     linker.func_wrap(
         WASI,
         "fd_tell",
-        |caller: Caller<'_, RequestState>, fd: i32, _: i32| caller.data().or_ebadf(fd, ESPIPE),
+        |caller: Caller<'_, LeanState>, fd: i32, _: i32| caller.data().or_ebadf(fd, ESPIPE),
     )?;
-    linker.func_wrap(
-        WASI,
-        "fd_sync",
-        |caller: Caller<'_, RequestState>, fd: i32| caller.data().or_ebadf(fd, SUCCESS),
-    )?;
+    linker.func_wrap(WASI, "fd_sync", |caller: Caller<'_, LeanState>, fd: i32| {
+        caller.data().or_ebadf(fd, SUCCESS)
+    })?;
     linker.func_wrap(
         WASI,
         "fd_fdstat_set_flags",
-        |caller: Caller<'_, RequestState>, fd: i32, _: i32| caller.data().or_ebadf(fd, ENOTSUP),
+        |caller: Caller<'_, LeanState>, fd: i32, _: i32| caller.data().or_ebadf(fd, ENOTSUP),
     )?;
     linker.func_wrap(WASI, "random_get", random_get)?;
     linker.func_wrap(WASI, "clock_time_get", clock_time_get)?;
@@ -242,7 +241,7 @@ pub(crate) fn link(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> {
 }
 
 /// `fd_read`: stdin is the request body; past its end, reads return 0.
-fn fd_read(mut caller: Caller<'_, RequestState>, fd: i32, iovs: i32, n: i32, nread: i32) -> i32 {
+fn fd_read(mut caller: Caller<'_, LeanState>, fd: i32, iovs: i32, n: i32, nread: i32) -> i32 {
     let Ok((mem, state)) = split(&mut caller) else {
         return EFAULT;
     };
@@ -270,7 +269,7 @@ fn fd_read(mut caller: Caller<'_, RequestState>, fd: i32, iovs: i32, n: i32, nre
 /// `fd_write`: stdout is kept, up to the cap (over it ends the instance);
 /// stderr is discarded, as wasmtime-wasi's default does.
 fn fd_write(
-    mut caller: Caller<'_, RequestState>,
+    mut caller: Caller<'_, LeanState>,
     fd: i32,
     iovs: i32,
     n: i32,
@@ -306,7 +305,7 @@ fn fd_write(
     Ok(errno(write_u32(mem, nwritten, total)))
 }
 
-fn empty_list_sizes(mut caller: Caller<'_, RequestState>, count: i32, size: i32) -> i32 {
+fn empty_list_sizes(mut caller: Caller<'_, LeanState>, count: i32, size: i32) -> i32 {
     let Ok((mem, _)) = split(&mut caller) else {
         return EFAULT;
     };
@@ -314,7 +313,7 @@ fn empty_list_sizes(mut caller: Caller<'_, RequestState>, count: i32, size: i32)
 }
 
 /// `fdstat` (24 bytes): filetype at 0, flags at 2, rights at 8 and 16.
-fn fd_fdstat_get(mut caller: Caller<'_, RequestState>, fd: i32, out: i32) -> i32 {
+fn fd_fdstat_get(mut caller: Caller<'_, LeanState>, fd: i32, out: i32) -> i32 {
     let Ok((mem, state)) = split(&mut caller) else {
         return EFAULT;
     };
@@ -332,7 +331,7 @@ fn fd_fdstat_get(mut caller: Caller<'_, RequestState>, fd: i32, out: i32) -> i32
 }
 
 /// `filestat` (64 bytes), all zero but the filetype at 16.
-fn fd_filestat_get(mut caller: Caller<'_, RequestState>, fd: i32, out: i32) -> i32 {
+fn fd_filestat_get(mut caller: Caller<'_, LeanState>, fd: i32, out: i32) -> i32 {
     let Ok((mem, state)) = split(&mut caller) else {
         return EFAULT;
     };
@@ -345,7 +344,7 @@ fn fd_filestat_get(mut caller: Caller<'_, RequestState>, fd: i32, out: i32) -> i
     }))
 }
 
-fn fd_close(mut caller: Caller<'_, RequestState>, fd: i32) -> i32 {
+fn fd_close(mut caller: Caller<'_, LeanState>, fd: i32) -> i32 {
     let state = caller.data_mut();
     if !state.is_open(fd) {
         return EBADF;
@@ -355,7 +354,7 @@ fn fd_close(mut caller: Caller<'_, RequestState>, fd: i32) -> i32 {
 }
 
 /// `random_get` from the kernel's generator.
-fn random_get(mut caller: Caller<'_, RequestState>, buf: i32, len: i32) -> i32 {
+fn random_get(mut caller: Caller<'_, LeanState>, buf: i32, len: i32) -> i32 {
     let Ok((mem, _)) = split(&mut caller) else {
         return EFAULT;
     };
@@ -380,7 +379,7 @@ fn random_get(mut caller: Caller<'_, RequestState>, buf: i32, len: i32) -> i32 {
 
 /// Nanoseconds on clock `id` now: the wall clock, or the request's own
 /// monotonic clock (from the request's start). Other clocks are EINVAL.
-fn now(state: &RequestState, id: u32) -> Result<u64, i32> {
+fn now(state: &LeanState, id: u32) -> Result<u64, i32> {
     let since = match id {
         CLOCK_REALTIME => SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -391,14 +390,14 @@ fn now(state: &RequestState, id: u32) -> Result<u64, i32> {
     u64::try_from(since.as_nanos()).map_err(|_| EIO)
 }
 
-fn clock_time_get(mut caller: Caller<'_, RequestState>, id: i32, _precision: i64, out: i32) -> i32 {
+fn clock_time_get(mut caller: Caller<'_, LeanState>, id: i32, _precision: i64, out: i32) -> i32 {
     let Ok((mem, state)) = split(&mut caller) else {
         return EFAULT;
     };
     errno(now(state, id as u32).and_then(|ns| write_u64(mem, out, ns)))
 }
 
-fn clock_res_get(mut caller: Caller<'_, RequestState>, id: i32, out: i32) -> i32 {
+fn clock_res_get(mut caller: Caller<'_, LeanState>, id: i32, out: i32) -> i32 {
     let Ok((mem, _)) = split(&mut caller) else {
         return EFAULT;
     };
@@ -424,7 +423,7 @@ const FLAG_ABSTIME: u16 = 1;
 /// earliest clock, and one that would end past the request's deadline ends
 /// at the deadline as an interrupt (the deadline's 500).
 fn poll_oneoff(
-    mut caller: Caller<'_, RequestState>,
+    mut caller: Caller<'_, LeanState>,
     subs: i32,
     events: i32,
     nsubs: i32,

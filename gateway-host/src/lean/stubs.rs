@@ -7,7 +7,7 @@
 
 use wasmtime::{FuncType, Linker, Val, ValType};
 
-use super::host_calls::{RequestState, ENOSYS, WASI};
+use super::host_calls::{LeanState, ENOSYS, WASI};
 
 /// A parameter's type: preview1 only has these two.
 #[derive(Clone, Copy)]
@@ -46,7 +46,7 @@ const UNSUPPORTED: &[(&str, &[Param])] = &[
     ("sock_shutdown", &[I, I]),
 ];
 
-pub(crate) fn link(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> {
+pub(crate) fn link(linker: &mut Linker<LeanState>) -> wasmtime::Result<()> {
     for (name, params) in UNSUPPORTED {
         let params = params.iter().map(|p| match p {
             I => ValType::I32,
