@@ -1,4 +1,4 @@
-//! The workloads, routed by path as in DESIGN.md's table:
+//! The workloads, routed by path (README.md's workload table):
 //!
 //! | request                 | answer                                         |
 //! | ----------------------- | ---------------------------------------------- |

@@ -65,7 +65,8 @@ pub enum BenchCmd {
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// quick (minutes), ci (an A/B round), standard (the study's seven levels for
-    /// everything, about an hour and a half) or full (the study's matrix, hours).
+    /// everything; README.md gives its measured time) or full (the study's
+    /// matrix, hours).
     #[arg(long, default_value = "quick")]
     pub profile: String,
     /// Variants to run, comma-separated (default: every variant in the table).
