@@ -95,8 +95,17 @@ fn a_request_cannot_time_which_pages_an_earlier_one_touched() {
                 continue; // no reuse, no knob
             }
             for (op, region) in [(b'w', b'1'), (b'w', b'6'), (b'v', b'1'), (b'v', b'6')] {
-                let mut t = transform(runtime, residency, &wasm);
-                let bits = recovered(t.as_mut(), op, region);
+                // Other tests of this binary share the process (its page
+                // tables): a burst of their work can mask hits. An open
+                // channel is read on one of three tries; a closed one on none.
+                let mut bits = 0;
+                for _ in 0..3 {
+                    let mut t = transform(runtime, residency, &wasm);
+                    bits = bits.max(recovered(t.as_mut(), op, region));
+                    if bits > CHANCE_BOUND {
+                        break;
+                    }
+                }
                 let what = format!(
                     "{runtime} {} {}{}",
                     residency.name(),
@@ -188,7 +197,7 @@ fn recycled_leaves_only_its_base_pages_mapped() {
     ] {
         t.apply(body).unwrap();
         let stats = t.stats();
-        assert_eq!(stats.mapped_pages, Some(stats.base_pages), "{stats:?}");
+        assert_eq!(t.mapped_pages(), Some(stats.base_pages), "{stats:?}");
     }
     assert_eq!(t.stats().instantiated, 1);
 }
