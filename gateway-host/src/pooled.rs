@@ -103,7 +103,12 @@ pub(crate) fn from_config(config: &Config) -> anyhow::Result<Engine> {
 /// Compile a module (`.wasm` or WAT) to the `.cwasm` bytes [`PooledTransform`]
 /// loads.
 pub fn precompile(wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let engine = Engine::new(&config()).map_err(anyhow::Error::from)?;
+    precompile_with(&config(), wasm)
+}
+
+/// [`precompile`] with another engine's settings (`recycled`'s).
+pub(crate) fn precompile_with(config: &Config, wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let engine = Engine::new(config).map_err(anyhow::Error::from)?;
     engine
         .precompile_module(wasm)
         .map_err(anyhow::Error::from)

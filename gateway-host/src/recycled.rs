@@ -74,11 +74,7 @@ pub fn engine() -> anyhow::Result<Engine> {
 /// [`config`].
 pub fn precompile(wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
     let prepared = prepare::prepare(wasm).context("preparing the module for recycling")?;
-    let engine = Engine::new(&config()).map_err(anyhow::Error::from)?;
-    engine
-        .precompile_module(&prepared)
-        .map_err(anyhow::Error::from)
-        .context("precompiling the module")
+    crate::pooled::precompile_with(&config(), &prepared)
 }
 
 /// Runs a WASI preview1 command module per body on one recycled instance.
@@ -111,9 +107,6 @@ pub struct Stats {
     pub last_restored_bytes: usize,
     /// Bytes of memory given back to the kernel by the last restore.
     pub last_released_bytes: usize,
-    /// Pages of the kept instance's memory mapped after the last restore,
-    /// where the kernel can say (`PAGEMAP_SCAN`).
-    pub mapped_pages: Option<usize>,
     /// Pages every restore leaves mapped: those instantiation wrote.
     pub base_pages: usize,
 }
@@ -216,6 +209,14 @@ impl RecycledTransform {
         self.stats
     }
 
+    /// Pages of the kept instance's memory mapped now, where the kernel can
+    /// say (`PAGEMAP_SCAN`): a scan of its page tables, for tests, not done
+    /// per request.
+    pub fn mapped_pages(&self) -> Option<usize> {
+        let kept = self.kept.as_ref()?;
+        self.pages.mapped_pages(kept.memory.data(&kept.store))
+    }
+
     /// Whether a restore copies only the pages found written (else all).
     pub fn scans_pages(&self) -> bool {
         self.pages.scans()
@@ -253,9 +254,6 @@ impl RecycledTransform {
                 self.stats.last_restored_bytes = done.bytes;
                 self.stats.last_released_bytes = done.released;
                 self.stats.scans += u64::from(done.scanned);
-                self.stats.mapped_pages = self
-                    .pages
-                    .mapped_pages(instance.memory.data(&instance.store));
                 self.kept = Some(instance);
             }
         }

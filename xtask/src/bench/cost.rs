@@ -347,46 +347,37 @@ fn env_text(env: &[(String, String)]) -> String {
 }
 
 /// The CPU time of every thread of `pid` so far, nanoseconds: the
-/// scheduler's own account (`/proc/PID/task/*/schedstat`), not the 10 ms
-/// ticks of `/proc/PID/stat`, which would be 2% of a one-second window.
-/// The gateways measured here fork no children.
+/// scheduler's own account (`/proc/PID/task/*/schedstat`, its first field),
+/// not the 10 ms ticks of `/proc/PID/stat`, which would be 2% of a
+/// one-second window. The gateways measured here fork no children.
 fn cpu_ns(pid: u32) -> Result<u64> {
-    let dir = format!("/proc/{pid}/task");
-    let mut total = 0u64;
-    for task in std::fs::read_dir(&dir).with_context(|| format!("reading {dir}"))? {
-        let path = task?.path().join("schedstat");
-        // A thread that ended between the listing and the read is gone.
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        let ns: u64 = text
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse().ok())
-            .with_context(|| format!("parsing {}", path.display()))?;
-        total += ns;
-    }
-    Ok(total)
+    sum_over_threads(pid, "schedstat", |text| text.split_whitespace().next())
 }
 
 /// The minor page faults of every thread of `pid` so far
 /// (`/proc/PID/task/*/stat`, field 10): what refilling released pages costs.
 fn minor_faults(pid: u32) -> Result<u64> {
+    sum_over_threads(pid, "stat", |text| {
+        // After the command's closing parenthesis: state is field 3, minflt 10.
+        text.rsplit_once(')')?.1.split_whitespace().nth(7)
+    })
+}
+
+/// The sum over `pid`'s threads of the number `field` picks from each
+/// thread's `/proc/PID/task/TID/<file>`.
+fn sum_over_threads(pid: u32, file: &str, field: fn(&str) -> Option<&str>) -> Result<u64> {
     let dir = format!("/proc/{pid}/task");
     let mut total = 0u64;
     for task in std::fs::read_dir(&dir).with_context(|| format!("reading {dir}"))? {
-        let path = task?.path().join("stat");
+        let path = task?.path().join(file);
+        // A thread that ended between the listing and the read is gone.
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
-        // After the command's closing parenthesis: state is field 3, minflt 10.
-        let after_name = text.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let minflt: u64 = after_name
-            .split_whitespace()
-            .nth(7)
+        let value: u64 = field(&text)
             .and_then(|v| v.parse().ok())
             .with_context(|| format!("parsing {}", path.display()))?;
-        total += minflt;
+        total += value;
     }
     Ok(total)
 }
