@@ -1,14 +1,10 @@
-//! The lean transform (`wasmtime_lean`): the pooled transform's answers and
-//! bounds with its own minimal WASI layer; every request still a fresh
-//! instance whose memory and globals start from the module's image, the
-//! layer's calls answering errnos (never panicking), and a module that
-//! imports what the layer lacks refused at load.
+//! The lean transform's own tests (`wasmtime_lean`): its minimal WASI
+//! layer's calls answer errnos (never panicking), a module that imports what
+//! the layer lacks or mistypes is refused at load, and the real modules run
+//! on it. The answers, limits and fresh state every in-process runtime
+//! shares are in `in_process.rs`.
 
-use std::time::{Duration, Instant};
-
-use crate::support::{
-    assert_echoes, assert_still_serves, modules, paths, tight_limits as limits, EARLY, TIMEOUT,
-};
+use crate::support::{modules, paths, tight_limits as limits};
 use gateway_host::{lean, LeanTransform, Limits, WithWork};
 use gateway_native::{Transform, TransformError};
 use gateway_work::Job;
@@ -17,126 +13,6 @@ fn from_wat(wat: &str, limits: Limits) -> LeanTransform {
     let engine = lean::engine().unwrap();
     let module = wasmtime::Module::new(&engine, wat).unwrap();
     LeanTransform::new(&engine, &module, limits).expect("module links")
-}
-
-fn transform() -> LeanTransform {
-    from_wat(modules::BEHAVIOURS, limits())
-}
-
-#[test]
-fn echoes_with_the_prefix() {
-    let mut t = transform();
-    assert_eq!(t.name(), "wasmtime_lean");
-    assert_echoes(&mut t);
-}
-
-#[test]
-fn misbehaviours_are_errors_within_their_bounds() {
-    let mut t = transform();
-    match t.apply(b"!t") {
-        Err(TransformError::Trap(msg)) => assert!(msg.contains("unreachable"), "{msg}"),
-        other => panic!("expected a trap, got {other:?}"),
-    }
-    assert_still_serves(&mut t);
-    assert_eq!(t.apply(b"!x"), Err(TransformError::Exit(3)));
-    assert_eq!(t.apply(b"!z").unwrap(), b"wasm:!z");
-    // `!f` writes forever: over the cap is an error (the module's own exit
-    // status never comes: the write that crosses the cap ends it).
-    match t.apply(b"!f") {
-        Err(TransformError::Trap(msg)) => assert!(msg.contains("output exceeded"), "{msg}"),
-        other => panic!("expected the output cap, got {other:?}"),
-    }
-    let start = Instant::now();
-    assert_eq!(
-        t.apply(b"!l"),
-        Err(TransformError::Timeout { after_ms: 200 })
-    );
-    let took = start.elapsed();
-    assert!(took >= TIMEOUT - EARLY, "{took:?}");
-    assert!(took < Duration::from_secs(5), "{took:?}");
-    assert_still_serves(&mut t);
-}
-
-#[test]
-fn every_call_gets_a_fresh_memory_from_the_pool() {
-    // `!g` grows memory to the cap: a reused slot that kept its size would
-    // report a different count.
-    let mut t = transform();
-    for _ in 0..5 {
-        assert_eq!(t.apply(b"!g"), Err(TransformError::Exit(32)));
-        assert_still_serves(&mut t);
-    }
-}
-
-/// Reports what it finds, then changes it: a data segment's byte, a mutable
-/// global, a zero byte of its initial memory, its memory's size, and a byte
-/// of a page it grows. With `F` as its body it then also grows to 256 MiB and
-/// writes every page (as `hostile/touch.wat` does), more than the slot keeps
-/// resident, so both ways a slot is reset (dirty pages restored, the rest
-/// decommitted) are exercised. A request seeing anything a previous one
-/// wrote would answer differently from the first.
-const REMEMBERS: &str = r#"
-(module
-  (import "wasi_snapshot_preview1" "fd_read"
-    (func $fd_read (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write"
-    (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (global $g (mut i32) (i32.const 103)) ;; 'g'
-  (data (i32.const 100) "A")
-  (func (export "_start")
-    (local $p i32)
-    (i32.store8 (i32.const 200) (i32.load8_u (i32.const 100)))
-    (i32.store8 (i32.const 201) (global.get $g))
-    (i32.store8 (i32.const 202) (i32.add (i32.const 48) (i32.load8_u (i32.const 40000))))
-    (i32.store8 (i32.const 203) (i32.add (i32.const 48) (memory.size)))
-    (drop (memory.grow (i32.const 1)))
-    (i32.store8 (i32.const 204) (i32.add (i32.const 48) (i32.load8_u (i32.const 65544))))
-    ;; Now leave traces everywhere.
-    (i32.store8 (i32.const 100) (i32.const 66))
-    (global.set $g (i32.const 104))
-    (i32.store8 (i32.const 40000) (i32.const 7))
-    (i32.store8 (i32.const 65544) (i32.const 9))
-    (i32.store (i32.const 0) (i32.const 300))
-    (i32.store (i32.const 4) (i32.const 1))
-    (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
-    (if (i32.eq (i32.load8_u (i32.const 300)) (i32.const 70)) ;; 'F'
-      (then
-        (if (i32.eq (memory.grow (i32.const 4094)) (i32.const -1))
-          (then unreachable))
-        (local.set $p (i32.const 131072))
-        (loop $touch
-          (i32.store8 (local.get $p) (i32.const 7))
-          (local.set $p (i32.add (local.get $p) (i32.const 4096)))
-          (br_if $touch (i32.lt_u (local.get $p) (i32.const 268435456))))))
-    (i32.store (i32.const 0) (i32.const 200))
-    (i32.store (i32.const 4) (i32.const 5))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
-"#;
-
-#[test]
-fn no_request_sees_what_the_previous_one_wrote() {
-    let mut t = from_wat(REMEMBERS, limits());
-    for i in 0..20 {
-        assert_eq!(t.apply(b"").unwrap(), b"Ag010", "request {i}");
-    }
-}
-
-/// After a request that wrote 256 MiB (its slot then reset by restoring
-/// what fits in the resident part and decommitting the rest), the next
-/// request of the same module (the slot is reused: the pool prefers the
-/// module's most recent one) starts from the image again.
-#[test]
-fn a_memory_filled_by_one_request_is_fresh_for_the_next() {
-    let roomy = Limits {
-        max_memory_bytes: 512 << 20,
-        ..Limits::default()
-    };
-    let mut t = from_wat(REMEMBERS, roomy);
-    for i in 0..3 {
-        assert_eq!(t.apply(b"F").unwrap(), b"Ag010", "filling request {i}");
-        assert_eq!(t.apply(b"").unwrap(), b"Ag010", "request after fill {i}");
-    }
 }
 
 /// Calls the layer answers without stdio: each result, as a byte, then

@@ -6,6 +6,7 @@ mod support;
 mod embedded;
 mod gateway;
 mod hostile;
+mod in_process;
 mod lean;
 mod pooled;
 mod real_module;

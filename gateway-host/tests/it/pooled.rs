@@ -1,12 +1,9 @@
-//! The pooled transform (`wasmtime_pooled`): the same answers and the same
-//! bounds as the embedded one, with instances from the pool (so a slot's
-//! memory must come back clean), and `.cwasm` files loaded as they are.
+//! The pooled transform's own tests (`wasmtime_pooled`): more calls than
+//! the pool has slots, `.cwasm` files loaded as they are, the work module.
+//! The answers, limits and fresh memories every in-process runtime shares
+//! are in `in_process.rs`.
 
-use std::time::{Duration, Instant};
-
-use crate::support::{
-    assert_echoes, assert_still_serves, modules, paths, tight_limits as limits, EARLY, TIMEOUT,
-};
+use crate::support::{modules, paths, tight_limits as limits};
 use gateway_host::{pooled, Limits, PooledTransform, WithWork};
 use gateway_native::{Transform, TransformError};
 use gateway_work::Job;
@@ -15,46 +12,6 @@ fn transform() -> PooledTransform {
     let engine = pooled::engine().unwrap();
     let module = wasmtime::Module::new(&engine, modules::BEHAVIOURS).unwrap();
     PooledTransform::new(&engine, &module, limits()).expect("module links")
-}
-
-#[test]
-fn echoes_with_the_prefix() {
-    let mut t = transform();
-    assert_eq!(t.name(), "wasmtime_pooled");
-    assert_echoes(&mut t);
-}
-
-#[test]
-fn every_call_gets_a_fresh_memory_from_the_pool() {
-    // `!g` grows memory to the cap: a reused slot that kept its size would
-    // report a different count.
-    let mut t = transform();
-    for _ in 0..5 {
-        assert_eq!(t.apply(b"!g"), Err(TransformError::Exit(32)));
-        assert_still_serves(&mut t);
-    }
-}
-
-#[test]
-fn misbehaviours_are_errors_within_their_bounds() {
-    let mut t = transform();
-    match t.apply(b"!t") {
-        Err(TransformError::Trap(msg)) => assert!(msg.contains("unreachable"), "{msg}"),
-        other => panic!("expected a trap, got {other:?}"),
-    }
-    assert_still_serves(&mut t);
-    assert_eq!(t.apply(b"!x"), Err(TransformError::Exit(3)));
-    assert_eq!(t.apply(b"!z").unwrap(), b"wasm:!z");
-    assert_eq!(t.apply(b"!f"), Err(TransformError::Exit(5)));
-    let start = Instant::now();
-    assert_eq!(
-        t.apply(b"!l"),
-        Err(TransformError::Timeout { after_ms: 200 })
-    );
-    let took = start.elapsed();
-    assert!(took >= TIMEOUT - EARLY, "{took:?}");
-    assert!(took < Duration::from_secs(5), "{took:?}");
-    assert_still_serves(&mut t);
 }
 
 #[test]
