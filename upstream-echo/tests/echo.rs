@@ -23,7 +23,7 @@ struct Upstream {
 
 impl Upstream {
     fn start(extra: &[&str]) -> Upstream {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_upstream-echo"));
+        let mut command = Command::new(binary());
         // Every flag has an env fallback; a sourced bench.env must not leak in.
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("UPSTREAM_") {
@@ -279,4 +279,13 @@ fn a_path_that_fits_the_gateways_head_limit_is_proxied() {
     let response = get_once(gateway, &format!("{target}a"));
     assert_eq!(response.status, 431, "{}", response.body_text());
     assert!(response.body_text().contains(&MAX_HEAD_BYTES.to_string()));
+}
+
+/// The upstream under test: the copy `cargo xtask test` staged for this
+/// tree (`WGB_BIN_DIR`), else cargo's own build.
+fn binary() -> std::path::PathBuf {
+    std::env::var_os("WGB_BIN_DIR")
+        .filter(|d| !d.is_empty())
+        .map(|d| std::path::PathBuf::from(d).join("upstream-echo"))
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_upstream-echo").into())
 }

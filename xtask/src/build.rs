@@ -50,10 +50,16 @@ pub fn build_all(args: &BuildArgs) -> Result<Vec<Step>> {
 /// built from these sources are cleaned first, and afterwards every output
 /// is checked to be this tree's (`provenance`).
 pub fn build_for(args: &BuildArgs, selected: &[&'static Variant]) -> Result<Vec<Step>> {
+    let _lock = provenance::lock(&paths::target_dir())?;
+    build_locked(args, selected)
+}
+
+/// [`build_for`] for a caller that holds the build lock already (`cargo
+/// xtask test` holds it on to build its tests and copy their outputs).
+pub fn build_locked(args: &BuildArgs, selected: &[&'static Variant]) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     let tree = Tree::here();
     let units = provenance::units_for(selected);
-    let _lock = provenance::lock(&tree.target)?;
     provenance::prepare(&tree, &units, provenance::Clean::Doubtful)?;
     let wants = |pred: &dyn Fn(&Variant) -> bool| selected.iter().any(|v| pred(v));
 
@@ -198,22 +204,11 @@ pub const MODULES: [&str; 2] = ["gateway-wasm", "gateway-work"];
 /// The binaries the variants and the suites start.
 pub const BINS: [&str; 3] = ["gateway-native", "gateway-host", "upstream-echo"];
 
-/// Where a build reads its sources and writes its outputs: this checkout
-/// into the target folder (`cargo xtask build`), or an A/B revision's
-/// worktree into the same target folder, so both build the same way.
-pub struct Tree {
-    pub source: PathBuf,
-    pub target: PathBuf,
-}
+pub use paths::Tree;
 
+/// How a [`Tree`] builds (the struct lives in `paths`, below `provenance`,
+/// which records what a tree built).
 impl Tree {
-    pub fn here() -> Tree {
-        Tree {
-            source: paths::project_root(),
-            target: paths::target_dir(),
-        }
-    }
-
     pub(crate) fn cargo(&self, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
         let sh = Shell::new()?;
         sh.change_dir(&self.source);

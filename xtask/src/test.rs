@@ -17,10 +17,14 @@ pub struct TestArgs {
 }
 
 pub fn run(args: &TestArgs) -> Result<()> {
-    build::build_all(&BuildArgs::default())?;
+    let tree = build::Tree::here();
+    // Held from the first build to the copy below, so another tree's `cargo
+    // xtask` cannot build into the target folder in between.
+    let lock = provenance::lock(&tree.target)?;
+    let every: Vec<_> = crate::variants::VARIANTS.iter().collect();
+    build::build_locked(&BuildArgs::default(), &every)?;
     let sh = Shell::new()?;
     sh.change_dir(paths::project_root());
-    let _module = sh.push_env("GATEWAY_WASM_MODULE", paths::wasm_module());
     let _cli = match tools::wasmtime_cli() {
         Ok(found) => Some(sh.push_env("WASMTIME", found.path)),
         Err(e) => {
@@ -35,18 +39,20 @@ pub fn run(args: &TestArgs) -> Result<()> {
     // `cargo test` builds the gateways again with the dev-dependencies'
     // features unified in, replacing the outputs `build_all` recorded: build
     // the tests first, from this tree, and record those outputs, so the
-    // suites the tests start find this tree's build.
+    // suites the tests start find this tree's build. The tests then run a
+    // copy of those outputs (`WGB_BIN_DIR`, `WGB_STATIC_DIR`): another tree
+    // building into the same target folder meanwhile (a second runner, a
+    // developer's clone) replaces the target folder's binaries, not the
+    // copy.
     cmd!(sh, "cargo test --release --workspace --no-run")
         .run()
         .context("building the tests failed")?;
-    {
-        let tree = build::Tree::here();
-        let every: Vec<_> = crate::variants::VARIANTS.iter().collect();
-        let units = provenance::built(&tree, &provenance::units_for(&every));
-        let _lock = provenance::lock(&tree.target)?;
-        provenance::record(&tree, &units)?;
-        provenance::verify(&tree, &units)?;
-    }
+    let units = provenance::built(&tree, &provenance::units_for(&every));
+    provenance::record(&tree, &units)?;
+    provenance::verify(&tree, &units)?;
+    let _staged = provenance::snapshot::take(&tree, &units)?;
+    drop(lock);
+    let _module = sh.push_env("GATEWAY_WASM_MODULE", paths::wasm_module());
     cmd!(sh, "cargo test --release --workspace {rest...}")
         .run()
         .context("cargo test failed")?;

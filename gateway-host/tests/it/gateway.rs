@@ -82,7 +82,7 @@ fn a_looping_module_is_a_500_within_the_deadline() {
 #[test]
 fn startup_errors_exit_1() {
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_gateway-host"))
+        std::process::Command::new(crate::support::paths::gateway_host())
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
             .env_remove("WASM_MODULE")
@@ -106,7 +106,7 @@ fn startup_errors_exit_1() {
 
 #[test]
 fn help_lists_the_runtimes() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gateway-host"))
+    let out = std::process::Command::new(crate::support::paths::gateway_host())
         .arg("--help")
         .output()
         .unwrap();

@@ -52,7 +52,7 @@ impl Gateway {
             let name = default.split('=').next().unwrap();
             extra.iter().any(|e| e.split('=').next() == Some(name))
         };
-        let mut command = Command::new(env!("CARGO_BIN_EXE_gateway-native"));
+        let mut command = Command::new(binary());
         // Every flag has an env fallback; a sourced bench.env must not leak in.
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy();
@@ -179,4 +179,14 @@ pub fn independent_chain(n: u64) -> String {
         state.copy_from_slice(&hasher.finalize());
     }
     hex::encode(state)
+}
+
+/// The gateway under test: the copy `cargo xtask test` staged for this tree
+/// (`WGB_BIN_DIR`), which another tree building into the same target folder
+/// cannot replace; else cargo's own build.
+fn binary() -> std::path::PathBuf {
+    std::env::var_os("WGB_BIN_DIR")
+        .filter(|d| !d.is_empty())
+        .map(|d| std::path::PathBuf::from(d).join("gateway-native"))
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_gateway-native").into())
 }

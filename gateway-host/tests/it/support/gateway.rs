@@ -17,7 +17,7 @@ impl Gateway {
     /// Starts `gateway-host ARGS --listen 127.0.0.1:0` and waits (up to 60 s:
     /// the embedded runtime compiles the module first) for its address.
     pub fn start(args: &[&str]) -> Gateway {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gateway-host"));
+        let mut cmd = Command::new(crate::support::paths::gateway_host());
         cmd.args(args)
             .args(["--listen", "127.0.0.1:0"])
             // The test's environment must not choose for it.

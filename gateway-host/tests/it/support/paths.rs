@@ -61,6 +61,16 @@ fn target_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// The gateway under test: the copy `cargo xtask test` staged for this tree
+/// (`WGB_BIN_DIR`), which another tree building into the same target folder
+/// cannot replace; else cargo's own build.
+pub fn gateway_host() -> PathBuf {
+    std::env::var_os("WGB_BIN_DIR")
+        .filter(|d| !d.is_empty())
+        .map(|d| PathBuf::from(d).join("gateway-host"))
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_gateway-host").into())
+}
+
 /// The `wasmtime` CLI: `$WASMTIME`, else `wasmtime` on PATH.
 pub fn wasmtime_cli() -> PathBuf {
     if let Some(p) = std::env::var_os("WASMTIME").filter(|v| !v.is_empty()) {
