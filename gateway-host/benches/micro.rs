@@ -201,7 +201,7 @@ fn http(c: &mut Criterion) {
     group.bench_function("respond_hello_native", |b| {
         b.iter(|| {
             let (request, _) = http::parse_head(black_box(REQUEST)).unwrap().unwrap();
-            let response = gateway_native::workloads::respond(&request, &args, &mut Identity);
+            let response = gateway_native::handlers::respond(&request, &args, &mut Identity);
             let mut out = Vec::with_capacity(256);
             http::write_response(&mut out, &response, request.method, false).unwrap();
             black_box(out)

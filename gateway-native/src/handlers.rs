@@ -1,4 +1,4 @@
-//! The workloads, routed by path (README.md's workload table):
+//! The handler of each workload, routed by path (docs/variants.md's workload table):
 //!
 //! | request                 | answer                                         |
 //! | ----------------------- | ---------------------------------------------- |

@@ -3,6 +3,7 @@
 //! of it and only supplies a different [`Transform`].
 
 pub mod config;
+pub mod handlers;
 pub mod http;
 pub mod listen;
 pub mod log;
@@ -10,8 +11,7 @@ pub mod proxy;
 pub mod server;
 pub mod signals;
 pub mod transform;
-pub mod workloads;
 
 pub use config::ServerArgs;
+pub use handlers::compute_chain;
 pub use transform::{Identity, Transform, TransformError};
-pub use workloads::compute_chain;

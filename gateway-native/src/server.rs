@@ -25,10 +25,10 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::config::ServerArgs;
+use crate::handlers;
 use crate::http::{write_response, Method, Request, RequestError, RequestReader, Response};
 use crate::listen::{accept_next, bind_announced};
 use crate::transform::Transform;
-use crate::workloads;
 
 /// After an error answer, how long (at most) to drain what the client is
 /// still sending, and how much of it.
@@ -87,7 +87,7 @@ fn serve_connection(stream: TcpStream, args: &ServerArgs, transform: &mut dyn Tr
 /// printed it on stderr) and the gateway goes on.
 fn handle(request: &Request, args: &ServerArgs, transform: &mut dyn Transform) -> Response {
     panic::catch_unwind(AssertUnwindSafe(|| {
-        workloads::respond(request, args, transform)
+        handlers::respond(request, args, transform)
     }))
     .unwrap_or_else(|_| Response::text(500, "internal error: the request handler panicked"))
 }

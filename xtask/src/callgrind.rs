@@ -1,6 +1,6 @@
 //! Instruction counts from callgrind (valgrind): how a gateway is run under
-//! it, how its output files are read, and the record `bench instructions`
-//! writes to `raw/instructions/`.
+//! it and how its output files are read (the record `bench instructions`
+//! writes to `raw/instructions/` is run data: `rundata::instructions`).
 //!
 //! Why this shape. A whole-process total is exact for `gateway-native`, but
 //! under embedded Wasmtime it drifts run to run: the module is compiled by
@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::rundata::InstructionsKey;
+pub use crate::rundata::instructions::InstructionsRaw;
 
 /// The options every counted gateway runs with (before the program).
 /// `--dump-line=no`: costs per function only, a smaller dump per request.
@@ -41,63 +41,6 @@ pub fn valgrind_args(out_dir: &Path) -> Vec<String> {
         "--dump-line=no".to_owned(),
         format!("--callgrind-out-file={}/cg.%p", out_dir.display()),
     ]
-}
-
-/// `raw/instructions/<variant>__<workload>__r<repeat>.json`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct InstructionsRaw {
-    pub variant: String,
-    pub workload: String,
-    pub path: String,
-    pub repeat: usize,
-    /// Requests made after start-up and before the first checkpoint.
-    pub warmup: usize,
-    /// Requests between the two checkpoints.
-    pub requests: usize,
-    /// Instructions of the gateway's request-handling thread, one value per
-    /// measured request (connection), in order, allocator normalized (see
-    /// [`Counts::normalized`]).
-    pub gateway: Vec<u64>,
-    /// Instructions of each runtime process started during the window (all
-    /// its threads), by pid order, allocator normalized; empty for an
-    /// in-process variant.
-    pub children: Vec<u64>,
-    /// Everything counted in the window, allocator normalized: gateway +
-    /// children.
-    pub total: u64,
-    /// `total / requests`: the figure summaries and comparisons use.
-    pub instructions_per_request: f64,
-    /// The same counts as callgrind gave them, glibc malloc's own work
-    /// included: per request, and in all.
-    pub gateway_raw: Vec<u64>,
-    pub children_raw: Vec<u64>,
-    pub raw_total: u64,
-    pub raw_instructions_per_request: f64,
-    /// Calls into the allocator in the window, each counted at
-    /// `allocator_call_cost` instructions in the normalized figures.
-    pub allocator_calls: u64,
-    pub allocator_call_cost: u64,
-    /// Were malloc's internal functions named in the profiles? Without
-    /// libc's local symbols only the entry points are set aside.
-    pub allocator_symbols: bool,
-    /// `valgrind --version` and the options used.
-    pub tool: String,
-    pub options: Vec<String>,
-}
-
-impl InstructionsRaw {
-    /// The file's name in `raw/instructions/` (see [`InstructionsKey`]).
-    pub fn file_name(variant: &str, workload: &str, repeat: usize) -> String {
-        let key = InstructionsKey {
-            variant: variant.to_owned(),
-            workload: workload.to_owned(),
-            repeat,
-        };
-        let path = key.path();
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    }
 }
 
 /// The allocator's entry points: a call from outside into one of these is

@@ -8,6 +8,7 @@ pub mod bench_env;
 pub mod build;
 pub mod callgrind;
 pub mod ci;
+pub mod cold_start;
 pub mod compare;
 pub mod docker;
 pub mod doctor;

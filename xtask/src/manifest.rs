@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::rundata::{CellStatus, RunProfile, Suite, VariantState};
+use crate::rundata::{CellStatus, ProfileRecord, Suite, VariantState};
 use crate::{docker, results, tools, wasmtime_cli};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -18,7 +18,7 @@ pub struct Manifest {
     pub command: String,
     pub suites: Vec<String>,
     /// `None` (`null`) in a run folder made without one (an A/B arm that never ran).
-    pub profile: Option<RunProfile>,
+    pub profile: Option<ProfileRecord>,
     pub status: String,
     pub started: String,
     pub finished: Option<String>,

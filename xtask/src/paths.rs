@@ -132,3 +132,21 @@ pub fn cargo_home() -> PathBuf {
 pub fn tool_cache() -> PathBuf {
     cargo_home().join("wasm-gateway-bench")
 }
+
+/// Where a build reads its sources and writes its outputs: this checkout
+/// into the target folder (`cargo xtask build`), or an A/B revision's
+/// worktree into the same target folder, so both build the same way
+/// (`build.rs` has how it builds, `provenance` what it built).
+pub struct Tree {
+    pub source: PathBuf,
+    pub target: PathBuf,
+}
+
+impl Tree {
+    pub fn here() -> Tree {
+        Tree {
+            source: project_root(),
+            target: target_dir(),
+        }
+    }
+}

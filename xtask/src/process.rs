@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -13,6 +14,16 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::affinity;
+
+/// Set on every process the harness starts, with the harness's pid, so a
+/// later harness can tell whose it was (`stale`).
+pub const OWNER_ENV: &str = "WGB_OWNER";
+
+/// Whether a process with this pid exists (a zombie counts: it is not gone
+/// until reaped, and its pid cannot be reused before).
+pub fn pid_alive(pid: u32) -> bool {
+    pid > 0 && Path::new(&format!("/proc/{pid}")).exists()
+}
 
 /// A running child process, killed and reaped on drop.
 pub struct Proc {
@@ -37,7 +48,7 @@ impl Proc {
         }
         cmd.process_group(0);
         // Marks it ours, so a later harness can sweep it if we die (`stale`).
-        cmd.env(crate::stale::OWNER_ENV, std::process::id().to_string());
+        cmd.env(OWNER_ENV, std::process::id().to_string());
         let child = cmd
             .spawn()
             .with_context(|| format!("starting {name} ({:?})", cmd.get_program()))?;

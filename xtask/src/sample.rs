@@ -92,33 +92,6 @@ pub fn read(target: &Target) -> Result<Reading> {
     }
 }
 
-/// What to sample for a started gateway, and those words for the record:
-/// its process tree, or its container with Docker's relay.
-pub fn target_of(running: &crate::variants::Running) -> Result<(Target, String)> {
-    match (running.pid(), running.container_id()) {
-        (Some(pid), _) => Ok((
-            Target::Process(pid),
-            format!("process {pid} and descendants"),
-        )),
-        (None, Some(id)) => {
-            let relay = running.relays().first().copied();
-            let relay_note = match relay {
-                Some(pid) => format!("; Docker's relay: docker-proxy {pid}, included"),
-                None => "; no docker-proxy relay".to_owned(),
-            };
-            Ok((
-                Target::Container {
-                    id: id.to_owned(),
-                    pid: crate::docker::main_pid(id),
-                    relay,
-                },
-                format!("container {id} (CPU: its cgroup; RSS: its process tree){relay_note}"),
-            ))
-        }
-        (None, None) => bail!("nothing to sample"),
-    }
-}
-
 /// The `docker-proxy` processes listening on `port` of the host (one per
 /// published address; we publish on 127.0.0.1 only, so one).
 pub fn docker_proxies(port: u16) -> Vec<u32> {

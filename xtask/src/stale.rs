@@ -19,10 +19,8 @@ use anyhow::{Context, Result};
 
 use crate::docker::OWNER_LABEL;
 use crate::manifest::Manifest;
+pub use crate::process::{pid_alive, OWNER_ENV};
 use crate::rundata::RunStatus;
-
-/// Set on every process the harness starts, with the harness's pid.
-pub const OWNER_ENV: &str = "WGB_OWNER";
 
 /// The run's lock file, relative to the run folder.
 const LOCK: &str = "meta/harness.lock";
@@ -36,12 +34,6 @@ pub fn sweep() -> Vec<String> {
         eprintln!("stale: removed {line}");
     }
     removed
-}
-
-/// Whether a process with this pid exists (a zombie counts: it is not gone
-/// until reaped, and its pid cannot be reused before).
-pub fn pid_alive(pid: u32) -> bool {
-    pid > 0 && Path::new(&format!("/proc/{pid}")).exists()
 }
 
 fn sweep_containers() -> Vec<String> {

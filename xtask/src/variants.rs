@@ -336,6 +336,35 @@ pub struct Running {
 }
 
 impl Running {
+    /// What to sample for a started gateway, and those words for the record:
+    /// its process tree, or its container with Docker's relay.
+    pub fn sample_target(&self) -> Result<(crate::sample::Target, String)> {
+        use crate::sample::Target;
+        let running = self;
+        match (running.pid(), running.container_id()) {
+            (Some(pid), _) => Ok((
+                Target::Process(pid),
+                format!("process {pid} and descendants"),
+            )),
+            (None, Some(id)) => {
+                let relay = running.relays().first().copied();
+                let relay_note = match relay {
+                    Some(pid) => format!("; Docker's relay: docker-proxy {pid}, included"),
+                    None => "; no docker-proxy relay".to_owned(),
+                };
+                Ok((
+                    Target::Container {
+                        id: id.to_owned(),
+                        pid: crate::docker::main_pid(id),
+                        relay,
+                    },
+                    format!("container {id} (CPU: its cgroup; RSS: its process tree){relay_note}"),
+                ))
+            }
+            (None, None) => bail!("nothing to sample"),
+        }
+    }
+
     /// The gateway's host pid (not set for Docker).
     pub fn pid(&self) -> Option<u32> {
         self.proc.as_ref().map(Proc::pid)

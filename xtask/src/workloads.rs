@@ -1,5 +1,5 @@
 //! The workloads, as requests. The gateway decides what each one does
-//! (gateway-native/src/workloads.rs); the harness only needs the path.
+//! (gateway-native/src/handlers.rs); the harness only needs the path.
 
 use anyhow::{Context, Result};
 

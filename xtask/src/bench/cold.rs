@@ -7,19 +7,16 @@
 //! once per variant, before any sample: the clock starts immediately before
 //! the spawn or `docker run`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use super::Session;
 use crate::manifest::Cell;
 use crate::raw::ColdSample;
 use crate::rundata::{CellStatus, ColdKey, HyperfineKey, Method, Suite};
-use crate::variants::{Resolved, StartOpts};
+use crate::variants::Resolved;
 use crate::{docker, probe, results, signals};
-
-const POLL: Duration = Duration::from_micros(100);
-const GIVE_UP: Duration = Duration::from_secs(60);
 
 pub fn run(s: &mut Session) -> Result<()> {
     if s.methods.contains(&Method::Harness) {
@@ -100,43 +97,7 @@ fn harness(s: &mut Session) -> Result<()> {
 
 /// One exec-to-first-200, in milliseconds.
 fn sample(s: &Session, resolved: &Resolved) -> Result<f64> {
-    exec_to_first_200(resolved, &s.start_opts(resolved.variant))
-}
-
-/// Spawn the variant, poll `GET /` until the first 200, kill it: the time
-/// from the spawn to that answer, in milliseconds. The remote agent times a
-/// server host's cold starts with this too, so no network is in them.
-pub fn exec_to_first_200(resolved: &Resolved, opts: &StartOpts) -> Result<f64> {
-    let variant = resolved.variant;
-    let port = probe::free_port()?;
-    let started = Instant::now();
-    let mut running = resolved.spawn_cold(port, opts)?;
-    let addr = running.addr;
-    let docker = variant.is_container();
-    let mut polls = 0u64;
-    let elapsed = loop {
-        if let Ok(reply) = probe::get(addr, "/", Duration::from_secs(2)) {
-            if reply.status == 200 {
-                break started.elapsed();
-            }
-        }
-        polls += 1;
-        if signals::interrupted() {
-            running.kill();
-            bail!("interrupted");
-        }
-        // Docker's liveness costs a CLI call: check it only now and then.
-        if (!docker || polls.is_multiple_of(2000)) && !running.alive() {
-            bail!("{} exited before answering", variant.name);
-        }
-        if started.elapsed() > GIVE_UP {
-            running.kill();
-            bail!("no 200 on / within {GIVE_UP:?}");
-        }
-        std::thread::sleep(POLL);
-    };
-    running.kill();
-    Ok(elapsed.as_secs_f64() * 1e3)
+    crate::cold_start::exec_to_first_200(resolved, &s.start_opts(resolved.variant))
 }
 
 /// The study's method: hyperfine runs a shell that starts the gateway, polls

@@ -58,7 +58,7 @@ impl Gateway {
     pub fn sampler(&self, every: Duration) -> Result<(GatewaySampler, String)> {
         match self {
             Gateway::Local(running) => {
-                let (target, sampled) = crate::sample::target_of(running)?;
+                let (target, sampled) = running.sample_target()?;
                 Ok((
                     GatewaySampler::Local(Sampler::start(target, every)),
                     sampled,

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::rundata::ProfileRecord;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Profile {
     pub name: &'static str,
@@ -88,7 +90,7 @@ impl Profile {
 
     /// The study's seven connection levels for every variant and workload,
     /// 3 repeats, with 1 s windows. How long it takes is measured, not
-    /// planned: README.md states it from the last reference run (the
+    /// planned: docs/methods.md states it from the last reference run (the
     /// per-request-process variants' steady warm-ups at 800 and 1200
     /// connections dominate).
     pub fn standard() -> Profile {
@@ -148,5 +150,52 @@ mod secs {
 
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+/// What the manifest records of a profile.
+impl From<&Profile> for ProfileRecord {
+    fn from(p: &Profile) -> ProfileRecord {
+        ProfileRecord {
+            cold_repeats: Some(p.cold_repeats),
+            cold_samples: Some(p.cold_samples),
+            connections: Some(p.connections.clone()),
+            duration_s: Some(p.duration.as_secs_f64()),
+            keepalive_connections: Some(p.keepalive_connections.clone()),
+            name: Some(p.name.to_owned()),
+            open_connections: Some(p.open_connections),
+            primer_s: Some(p.primer.as_secs_f64()),
+            rates: Some(p.rates.clone()),
+            repeats: Some(p.repeats),
+            warm_repeats: Some(p.warm_repeats),
+            warm_requests: Some(p.warm_requests),
+            warm_warmup: Some(p.warm_warmup),
+            warmup_max_s: Some(p.warmup_max.as_secs_f64()),
+            warmup_s: Some(p.warmup.as_secs_f64()),
+            other: Default::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_json_as_the_profile() {
+        for p in [
+            Profile::quick(),
+            Profile::ci(),
+            Profile::standard(),
+            Profile::full(),
+        ] {
+            let typed = serde_json::to_value(ProfileRecord::from(&p)).unwrap();
+            assert_eq!(typed, serde_json::to_value(&p).unwrap(), "{}", p.name);
+            let text = serde_json::to_string(&serde_json::to_value(&p).unwrap()).unwrap();
+            assert_eq!(
+                serde_json::to_string(&ProfileRecord::from(&p)).unwrap(),
+                text
+            );
+        }
     }
 }

@@ -8,14 +8,14 @@
 //! Writes `results/soak/<UTC timestamp>/raw/<variant>.csv` (one row a sample)
 //! and, from those alone, `soak.md` and `plots/soak_*.svg` (report/soak.rs).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
+use anyhow::Result;
 
+use crate::rundata::soak::SoakSample;
 use crate::rundata::SoakKey;
 use crate::upstream::Upstream;
 use crate::variants::{self, Running, StartOpts};
@@ -41,19 +41,6 @@ pub struct SoakArgs {
     /// Only rebuild soak.md and the chart of this soak folder from its raw/.
     #[arg(long, value_name = "DIR")]
     pub render: Option<PathBuf>,
-}
-
-/// One sample of one variant.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SoakSample {
-    pub t_s: f64,
-    pub rss_kb: u64,
-    pub fds: u64,
-    pub threads: u64,
-    /// Live descendants of the gateway process (CLI runtimes per request).
-    pub children: u64,
-    pub requests: u64,
-    pub errors: u64,
 }
 
 /// The workloads cycled through, so every path (and the upstream) soaks.
@@ -243,11 +230,6 @@ fn descendants(pid: u32) -> u64 {
         i += 1;
     }
     (found.len() - 1) as u64
-}
-
-/// Reads a run's samples back (report/soak.rs).
-pub fn read_samples(csv: &Path) -> Result<Vec<SoakSample>> {
-    results::read_csv(csv).with_context(|| format!("reading {}", csv.display()))
 }
 
 #[cfg(test)]

@@ -29,7 +29,6 @@
 //! 2 on an error (a folder that is not a run, unreadable files, too few
 //! repeats).
 
-pub mod interval;
 pub mod load;
 mod render;
 
@@ -40,7 +39,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use interval::{Center, Interval};
+use crate::stats::interval::{self, Center, Interval};
 use load::{Key, Run, Suite};
 
 /// Fewer per-repeat values than this on a side and a cell is an error: the

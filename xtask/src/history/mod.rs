@@ -14,9 +14,9 @@ use anyhow::Result;
 
 use crate::export::metrics::{self, Metric};
 use crate::manifest::Manifest;
-use crate::merge::parts::MergeInfo;
 use crate::report::{html, markdown};
 use crate::results;
+use crate::rundata::merged::MergeInfo;
 
 #[derive(clap::Args, Debug)]
 pub struct HistoryArgs {

@@ -18,9 +18,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::manifest::{Manifest, VariantStatus};
 use crate::results::{self, RunDir};
+use crate::rundata::merged::{MergeInfo, Part};
 use crate::rundata::RunStatus;
 use crate::{files, report, variants};
-use parts::{MergeInfo, Part};
 
 #[derive(clap::Args, Debug)]
 pub struct MergeArgs {
@@ -205,7 +205,7 @@ pub fn git_commit_date(revision: &str) -> Option<String> {
     (out.status.success() && !date.is_empty()).then_some(date)
 }
 
-/// The manifest with the merge keys added (see [`parts::MergeInfo`]).
+/// The manifest with the merge keys added (see [`MergeInfo`]).
 fn write_manifest(run: &Path, m: &Manifest, info: &MergeInfo) -> Result<()> {
     let mut value = serde_json::to_value(m)?;
     let extra = serde_json::to_value(info)?;

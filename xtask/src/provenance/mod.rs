@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::build::Tree;
+use crate::paths::Tree;
 use crate::variants::{Launch, Variant};
 use crate::{docker, paths, results};
 

@@ -10,7 +10,7 @@ use std::os::unix::process::CommandExt as _;
 use anyhow::Result;
 
 use super::{hash, Target, Unit};
-use crate::build::Tree;
+use crate::paths::Tree;
 
 /// Set on the command run again, so a second mismatch is reported instead
 /// of looping.

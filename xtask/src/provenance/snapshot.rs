@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::{Target, Unit};
-use crate::build::Tree;
 use crate::files;
+use crate::paths::Tree;
 
 const PREFIX: &str = "wgb-snapshot.";
 
@@ -73,7 +73,7 @@ fn sweep(target: &Path) {
         else {
             continue;
         };
-        if !crate::stale::pid_alive(pid) {
+        if !crate::process::pid_alive(pid) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

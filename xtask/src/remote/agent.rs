@@ -11,8 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use super::protocol::{Reply, Request};
-use crate::bench::cold;
-use crate::sample::{self, Sampler, Target};
+use crate::sample::{Sampler, Target};
 use crate::upstream::Upstream;
 use crate::variants::{self, Running, StartOpts};
 
@@ -93,7 +92,7 @@ impl Agent {
                 opts.env = env;
                 opts.log = self.log(variant.name);
                 let running = variant.start(&opts)?;
-                let (target, sampled) = sample::target_of(&running)?;
+                let (target, sampled) = running.sample_target()?;
                 let addr = running.addr;
                 self.running = Some(running);
                 self.target = Some(target);
@@ -146,7 +145,7 @@ impl Agent {
                 opts.env = env;
                 opts.log = self.log(&variant);
                 let ms = (0..samples)
-                    .map(|_| cold::exec_to_first_200(&resolved, &opts))
+                    .map(|_| crate::cold_start::exec_to_first_200(&resolved, &opts))
                     .collect::<Result<Vec<f64>>>()?;
                 Ok(Reply::Cold { ms })
             }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::document::{md, text, Document, Span, Table};
 use super::format;
-use crate::callgrind::InstructionsRaw;
+use crate::rundata::instructions::InstructionsRaw;
 use crate::rundata::{RunData, VariantState};
 use crate::{results, variants, workloads};
 

@@ -10,9 +10,9 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::bench::soak::{read_samples, SoakSample};
 use crate::report::plots::{self, Chart};
 use crate::results;
+use crate::rundata::soak::{read_samples, SoakSample};
 use crate::rundata::SoakKey;
 
 /// Growth per hour past which a resource is said to grow.

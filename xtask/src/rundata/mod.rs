@@ -3,9 +3,12 @@
 //! [`RunData`], a run folder read once (manifest and raw files) for the
 //! summaries, plots and comparisons to derive from.
 
+pub mod instructions;
 pub mod keys;
 pub mod kinds;
+pub mod merged;
 pub mod profile;
+pub mod soak;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -17,12 +20,12 @@ pub use keys::{
     ThroughputKey, WarmKey,
 };
 pub use kinds::{CellStatus, Client, ConnMode, Method, RunStatus, Suite, VariantState};
-pub use profile::RunProfile;
+pub use profile::ProfileRecord;
 
-use crate::callgrind::InstructionsRaw;
 use crate::manifest::Manifest;
 use crate::raw::{ColdSample, ThroughputRaw, WarmSample};
 use crate::results;
+use instructions::InstructionsRaw;
 
 /// `raw/cold/<variant>.csv`, every repeat's samples.
 #[derive(Debug, Clone)]

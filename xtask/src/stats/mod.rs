@@ -1,10 +1,13 @@
-//! Small statistics shared by the suites and the report.
+//! Small statistics shared by the suites, the report and `compare`
+//! (intervals on ratios in [`interval`]), below all three.
 //!
 //! One percentile definition everywhere (cold, warm, throughput, compare,
 //! report): nearest rank, the smallest sample with at least p% of the
 //! samples at or below it. It is always a value that was measured, and it
 //! is what HdrHistogram's `value_at_quantile` computes for the throughput
 //! histograms (there within their 3 significant figures).
+
+pub mod interval;
 
 use hdrhistogram::Histogram;
 

@@ -8,10 +8,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::support::{one_bench_at_a_time, text};
-use xtask::callgrind::InstructionsRaw;
 use xtask::manifest::{Cell, Git, Manifest, VariantStatus};
 use xtask::raw::ColdSample;
 use xtask::report::summary;
+use xtask::rundata::instructions::InstructionsRaw;
 use xtask::rundata::{CellStatus, Suite, VariantState};
 
 /// Fixed "noise": multipliers around 1 with a mean of exactly 1.

@@ -9,7 +9,8 @@ use crate::support::{copy_tree, fixture};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use xtask::merge::{self, parts::MergeInfo};
+use xtask::merge;
+use xtask::rundata::merged::MergeInfo;
 
 /// Files under `dir`, relative, sorted.
 fn files(dir: &Path) -> Vec<PathBuf> {

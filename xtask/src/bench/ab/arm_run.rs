@@ -1,5 +1,6 @@
-//! An arm's round folders merged into one ordinary run folder whose repeats
-//! are the rounds, so `cargo xtask report` and `compare` read it as any run.
+//! An arm's round folders collected into one ordinary run folder whose
+//! repeats are the rounds (not `cargo xtask merge`, which unites the run
+//! folders of separate machines), so `cargo xtask report` and `compare` read it as any run.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use crate::rundata::{InstructionsKey, RawKey, RunStatus, Suite, ThroughputKey, V
 /// Merge an arm's round folders into one run folder whose repeats are the
 /// rounds (round k's repeat j becomes k * repeats_per_round + j), then
 /// summarize it (and render its report).
-pub(super) fn merge(
+pub(super) fn collect(
     root: &Path,
     rounds: &[(usize, PathBuf)],
     arm: &Arm,
@@ -106,7 +107,7 @@ pub(super) fn merge(
                 acc.cells.extend(cells);
                 acc.finished = m.finished.clone();
                 for v in &m.variants {
-                    merge_variant(&mut acc.variants, v);
+                    add_variant(&mut acc.variants, v);
                 }
             }
         }
@@ -185,7 +186,7 @@ pub(super) fn empty_run(root: &Path, ab: &AbArgs, arm: &Arm, failed: &[&String])
     results::write_json(&run.path("meta/ab.json"), arm)
 }
 
-fn merge_variant(acc: &mut Vec<VariantStatus>, v: &VariantStatus) {
+fn add_variant(acc: &mut Vec<VariantStatus>, v: &VariantStatus) {
     match acc.iter_mut().find(|a| a.name == v.name) {
         None => acc.push(v.clone()),
         Some(a) => {
@@ -312,7 +313,7 @@ mod tests {
             status: VariantState::Ran,
             reason: None,
         }];
-        merge_variant(
+        add_variant(
             &mut acc,
             &VariantStatus {
                 name: "a".into(),

@@ -36,11 +36,11 @@
 //! The code, one job a file: `args` (the command lines), `worktree` (the
 //! git worktree both revisions are checked out in), `build` (building a
 //! revision and copying its binaries), `rounds` (the interleaved rounds and
-//! the verdict), `merge` (an arm's round folders into one run folder).
+//! the verdict), `arm_run` (an arm's round folders collected into one run folder).
 
 mod args;
+mod arm_run;
 mod build;
-mod merge;
 mod rounds;
 mod worktree;
 

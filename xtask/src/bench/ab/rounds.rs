@@ -1,5 +1,5 @@
 //! The measurement: interleaved rounds (ABBA), each a `bench` child process
-//! per arm, then the merge and the verdict.
+//! per arm, then each arm's rounds collected into one run, and the verdict.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,8 +10,8 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use super::args::AbArgs;
+use super::arm_run::{collect, empty_run};
 use super::build::remove_images;
-use super::merge::{empty_run, merge};
 use super::{short, Arm, Plan};
 use crate::compare::{self, Comparison};
 use crate::{files, results, signals, variants, wasmtime_cli};
@@ -111,7 +111,7 @@ pub(super) fn measure_and_compare(
             let why: Vec<&String> = failed.iter().filter(|f| f.starts_with(arm.name)).collect();
             empty_run(&root, ab, arm, &why)?;
         } else {
-            merge(&root, rounds, arm, !ab.no_report)?;
+            collect(&root, rounds, arm, !ab.no_report)?;
         }
     }
     let _ = std::fs::remove_dir_all(&rounds_dir);
