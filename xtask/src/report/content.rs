@@ -10,7 +10,7 @@ use super::plots::Rendered;
 use super::summary::{ColdRow, Summary};
 use super::{figures, format};
 use crate::manifest::{Cell, Manifest};
-use crate::rundata::{CellStatus, RunProfile, Suite};
+use crate::rundata::{CellStatus, ProfileRecord, Suite};
 use crate::{variants, workloads};
 
 const NOT_MEASURED: &str = "Not measured.";
@@ -37,6 +37,7 @@ pub fn build(
     ));
     d.para(intro);
 
+    super::answer::section(&mut d, s, verdicts, plots);
     environment(&mut d, m);
     what_ran(&mut d, m);
     hypotheses(&mut d, verdicts);
@@ -180,7 +181,7 @@ fn residency(mode: &str) -> String {
     }
 }
 
-fn profile(p: Option<&RunProfile>) -> String {
+fn profile(p: Option<&ProfileRecord>) -> String {
     let Some(p) = p else {
         return "null".to_owned();
     };

@@ -13,8 +13,8 @@ use std::path::Path;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::compare::interval::student_t_quantile;
 use crate::rundata::CostKey;
+use crate::stats::interval::student_t_quantile;
 use crate::{results, variants};
 
 /// The arm every other is compared with.

@@ -21,8 +21,8 @@
 use super::figures;
 use super::format;
 use super::summary::{Bound, Summary};
-use crate::compare::interval::{welch_log_ratio, Interval};
 use crate::rundata::Client;
+use crate::stats::interval::{welch_log_ratio, Interval};
 use crate::variants::{self, Role};
 
 /// Confidence of every interval in the hypotheses.
@@ -157,7 +157,7 @@ struct Estimate {
 impl Estimate {
     /// `head / base` as a ratio of geometric means.
     fn ratio(base: &[f64], head: &[f64]) -> Option<Estimate> {
-        let gm = |v: &[f64]| crate::compare::interval::geometric_mean(v);
+        let gm = |v: &[f64]| crate::stats::interval::geometric_mean(v);
         if base.is_empty() || head.is_empty() {
             return None;
         }
@@ -222,6 +222,9 @@ impl Estimate {
 /// more), on the basis that measured both gateways.
 struct Relative {
     estimate: Estimate,
+    /// What the ratio compares, naming the line: "peak requests/s", or
+    /// "requests per CPU second" (the inverse ratio of CPU per request).
+    measure: &'static str,
     /// What the ratio rests on, for the evidence.
     basis: String,
 }
@@ -233,6 +236,7 @@ fn relative(s: &Summary, a: &str, b: &str, workload: &str) -> Option<Relative> {
         let estimate = Estimate::ratio(&pb.rps, &pa.rps)?;
         return Some(Relative {
             estimate,
+            measure: "peak requests/s",
             basis: format!(
                 "peak rps, both gateway-bound: {a} {} (@{}), {b} {} (@{})",
                 format::rps(pa.mean),
@@ -250,6 +254,7 @@ fn relative(s: &Summary, a: &str, b: &str, workload: &str) -> Option<Relative> {
     let mean = |v: &[f64]| crate::stats::mean(v);
     Some(Relative {
         estimate,
+        measure: "requests per CPU second",
         basis: format!(
             "CPU ms per 1000 requests, as a peak cell was not gateway-bound ({a} {}, {b} {}): \
              {a} {}, {b} {}",
@@ -297,8 +302,9 @@ fn h1_throughput(s: &Summary) -> (Verdict, Vec<String>) {
                 parts.push(r.estimate.at_least(1.0 - H1_TOLERANCE));
             }
             evidence.push(format!(
-                "{}`hello` throughput {n} / {other} = {} ({})",
+                "{}`hello` {} {n} / {other} = {} ({})",
                 if judged { "" } else { "not judged: " },
+                r.measure,
                 r.estimate.text(format::times),
                 r.basis
             ));
@@ -423,7 +429,7 @@ fn difference(base: &[f64], head: &[f64]) -> Estimate {
     let half = if se2 > 0.0 {
         let df =
             se2 * se2 / (sb * sb / (base.len() as f64 - 1.0) + sh * sh / (head.len() as f64 - 1.0));
-        crate::compare::interval::student_t_quantile(0.5 + CONFIDENCE / 2.0, df) * se2.sqrt()
+        crate::stats::interval::student_t_quantile(0.5 + CONFIDENCE / 2.0, df) * se2.sqrt()
     } else {
         0.0
     };
@@ -472,7 +478,8 @@ pub fn h4(s: &Summary) -> Judgement {
             Some(r) => {
                 parts.push(r.estimate.below(H4_CEILING));
                 evidence.push(format!(
-                    "`hello` throughput {cli} / {n} = {} ({})",
+                    "`hello` {} {cli} / {n} = {} ({})",
+                    r.measure,
                     r.estimate.text(format::pct),
                     r.basis
                 ));
@@ -499,7 +506,8 @@ pub fn h5(s: &Summary) -> Judgement {
             if let Some(r) = relative(s, v, n, workload) {
                 parts.push(r.estimate.at_least(H5_PARITY));
                 evidence.push(format!(
-                    "`{workload}` throughput {v} / {n} = {} ({})",
+                    "`{workload}` {} {v} / {n} = {} ({})",
+                    r.measure,
                     r.estimate.text(format::pct),
                     r.basis
                 ));
@@ -508,7 +516,8 @@ pub fn h5(s: &Summary) -> Judgement {
         for cli in role_names(Role::ProcessPerRequest) {
             if let Some(r) = relative(s, cli, n, workload) {
                 evidence.push(format!(
-                    "not judged: `{workload}` throughput {cli} / {n} = {} ({})",
+                    "not judged: `{workload}` {} {cli} / {n} = {} ({})",
+                    r.measure,
                     r.estimate.text(format::pct),
                     r.basis
                 ));

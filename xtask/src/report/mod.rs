@@ -2,6 +2,7 @@
 //! `raw/` and `manifest.json` alone, so a run copied from a CI artifact can
 //! be re-plotted anywhere.
 
+pub mod answer;
 mod content;
 pub mod cost;
 pub mod document;
@@ -13,6 +14,7 @@ pub mod hypotheses;
 pub mod instructions;
 pub mod markdown;
 pub mod micro;
+mod parts;
 pub mod plots;
 pub mod soak;
 pub mod summary;
@@ -74,7 +76,7 @@ pub fn render(data: &RunData, s: &summary::Summary) -> Result<()> {
     let mut doc = content::build(manifest, s, &verdicts, &plots);
     instructions::add_section(&mut doc, data)?;
     micro::add_section(&mut doc, root, s)?;
-    crate::merge::parts::add_to_report(&mut doc, root)?;
+    parts::add_to_report(&mut doc, root)?;
     results::write_atomic(&root.join("report.md"), markdown::render(&doc).as_bytes())?;
     results::write_atomic(
         &root.join("index.html"),

@@ -548,7 +548,11 @@ fn report_states_environment_skips_failures_and_tables() {
         assert!(md.contains(needle), "report.md lacks {needle:?}");
     }
     // The skip and its reason; the failure and its error.
-    let skip_row = md
+    let what_ran = md
+        .split("\n## What ran\n")
+        .nth(1)
+        .expect("a What ran section");
+    let skip_row = what_ran
         .lines()
         .find(|l| l.starts_with("| `wasm_host_cli` |"))
         .expect("a row for the skipped variant");
@@ -557,7 +561,7 @@ fn report_states_environment_skips_failures_and_tables() {
         skip_row.contains("wasmedge not found on PATH"),
         "{skip_row}"
     );
-    let failed_row = md
+    let failed_row = what_ran
         .lines()
         .find(|l| l.starts_with("| `wasm_host_wasmtime` |"))
         .expect("a row for the failed variant");
@@ -697,7 +701,7 @@ fn hypotheses_hold_on_the_fixture_with_their_numbers() {
     // Native hello is client-bound in the fixture: throughput comparisons
     // with it rest on CPU per request, and say so.
     assert!(
-        section.contains("`hello` throughput wasm_host_wasmtime / native_local = ")
+        section.contains("`hello` requests per CPU second wasm_host_wasmtime / native_local = ")
             && section.contains("CPU ms per 1000 requests, as a peak cell was not gateway-bound (wasm_host_wasmtime gateway, native_local client)"),
         "{section}"
     );
@@ -767,6 +771,8 @@ fn every_plot_is_a_valid_png_and_svg_with_its_legend() {
     let run = reported("plots");
     let measured = VARIANTS_MEASURED;
     let expect: Vec<(&str, Vec<&str>)> = vec![
+        // The headline: every variant against native_local.
+        ("cpu_per_request", measured[1..].to_vec()),
         ("throughput_hello", measured.to_vec()),
         ("throughput_compute", measured.to_vec()),
         ("cold_start", measured.to_vec()),
@@ -820,8 +826,9 @@ fn every_plot_is_a_valid_png_and_svg_with_its_legend() {
             "{name}.svg shows the skipped variant"
         );
     }
-    // One colour per variant across charts: native_local's blue is in each.
-    for (name, _) in &expect {
+    // One colour per variant across charts: native_local's blue is in each
+    // (but the headline's, where native_local is the 1x line).
+    for (name, _) in expect.iter().filter(|(n, _)| *n != "cpu_per_request") {
         let svg = read(&run.join(format!("plots/{name}.svg")));
         assert!(
             svg.contains("#0072B2") || svg.contains("rgb(0,114,178)"),
@@ -1109,8 +1116,9 @@ fn h5_non_cli_variants_keep_90_percent_of_native_compute() {
     let j = hypotheses::h5(&s);
     assert_eq!(j.verdict, Verdict::Holds, "{:?}", j.evidence);
     assert!(
-        j.evidence[2]
-            .contains("not judged: `compute` throughput wasm_host_wasmtime / native_local = 30.8%"),
+        j.evidence[2].contains(
+            "not judged: `compute` peak requests/s wasm_host_wasmtime / native_local = 30.8%"
+        ),
         "{:?}",
         j.evidence
     );
@@ -1149,4 +1157,65 @@ fn the_reference_run_rebuilds_byte_for_byte() {
         .collect();
     assert!(differ.is_empty(), "rebuilt differently: {differ:?}");
     std::fs::remove_dir_all(run.parent().unwrap()).unwrap();
+}
+
+/// The markdown table that follows `heading`, as its lines.
+fn table_after(md: &str, heading: &str) -> String {
+    let after = md
+        .split_once(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("no {heading:?}"))
+        .1;
+    after
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The report opens with the answer: the first section is the per-variant
+/// table, and every figure in it says whether it is decided.
+#[test]
+fn the_answer_comes_first_and_every_figure_says_if_it_is_decided() {
+    let run = reported("answer");
+    let md = read(&run.join("report.md"));
+    let first = md.lines().find(|l| l.starts_with("## ")).unwrap();
+    assert_eq!(first, "## The answer");
+    let table = table_after(&md, "## The answer");
+    let rows: Vec<&str> = table.lines().skip(2).collect();
+    assert_eq!(rows.len(), VARIANTS_MEASURED.len(), "{table}");
+    for (row, variant) in rows.iter().zip(VARIANTS_MEASURED) {
+        assert!(row.starts_with(&format!("| `{variant}` |")), "{row}");
+        let cells: Vec<&str> = row.split(" | ").skip(1).collect();
+        for (i, cell) in cells.iter().enumerate() {
+            let cell = cell.trim_end_matches(" |");
+            let ok = cell == "-"
+                || cell == "1 (the baseline)"
+                || cell.ends_with(" decided")
+                || cell.ends_with(" undecided")
+                || cell.contains(" undecided @")
+                || cell.contains(" decided @")
+                || cell.ends_with("not the gateway's");
+            assert!(ok, "{variant} column {i}: {cell:?}");
+        }
+    }
+    assert!(rows[0].contains("| 1 (the baseline) |"), "{}", rows[0]);
+    assert!(md.contains("### The study's findings, re-checked"));
+    assert!(md.contains("native ~176 ms, embedded ~232 ms, Docker ~3,143 ms"));
+    std::fs::remove_dir_all(run.parent().unwrap()).unwrap();
+}
+
+/// README's headline table is the committed reference's, character for
+/// character: one fact, stated once, copied under test.
+#[test]
+fn the_readme_shows_the_reference_answer() {
+    let root = xtask::project_root();
+    let report = read(&root.join("results/reference/report.md"));
+    let readme = read(&root.join("README.md"));
+    let table = table_after(&report, "## The answer");
+    assert!(
+        readme.contains(&table),
+        "README.md's headline is not the reference's answer; copy it from \
+         results/reference/report.md:\n{table}"
+    );
 }

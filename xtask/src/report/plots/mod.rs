@@ -8,6 +8,7 @@
 //! `variants::VARIANTS`) in every chart.
 
 mod cold_start;
+mod cpu_per_request;
 mod keep_alive;
 mod latency_vs_rate;
 mod resources;
@@ -107,6 +108,12 @@ pub fn render_all(data: &RunData, s: &Summary) -> Result<Rendered> {
         }
     };
 
+    let headline = cpu_per_request::CpuPerRequest::new(s);
+    draw(
+        "cpu_per_request".to_owned(),
+        "CPU per hello request against native_local, with 95% intervals".to_owned(),
+        headline.as_ref().map(|c| c as &dyn Render),
+    );
     for w in crate::workloads::WORKLOADS {
         let chart = throughput::Throughput::new(&s.throughput, w.name);
         draw(
