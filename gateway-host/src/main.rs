@@ -52,7 +52,7 @@ struct Args {
     /// that reuse them (`wasmtime_pooled`, `wasmtime_lean`'s pool slots,
     /// `wasmtime_recycled`'s instance): `release` gives them back to the
     /// kernel, so no request can time what an earlier one touched; `keep`
-    /// leaves them mapped, faster but an open timing channel (README.md,
+    /// leaves them mapped, faster but an open timing channel (docs/variants.md,
     /// "Reuse and page residency").
     #[arg(long, env = "WASM_RESIDENCY", value_enum, default_value_t = Residency::Release)]
     wasm_residency: Residency,

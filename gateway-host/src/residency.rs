@@ -10,7 +10,7 @@
 //! back to the kernel before the next request, so every request starts from
 //! the mappings a fresh instance has. [`Residency::Keep`] is the opt-in fast
 //! mode: no page faults for pages earlier requests touched, and the channel
-//! stays open (README.md, "Reuse and page residency", gives its measured
+//! stays open (docs/variants.md, "Reuse and page residency", gives its measured
 //! capacity).
 
 /// What happens to the pages a request mapped.

@@ -73,6 +73,46 @@ pub struct RunDir {
     pub root: PathBuf,
 }
 
+/// `--out`, checked before any long step: not a run already, not a file,
+/// and in a folder that takes new entries (the nearest one that exists is
+/// written to and cleaned at once, which also answers for root, whom
+/// permission bits do not stop).
+pub fn check_out(out: &Path) -> Result<()> {
+    if out.join("manifest.json").exists() {
+        anyhow::bail!(
+            "{} already holds a run; choose another --out",
+            out.display()
+        );
+    }
+    if out.exists() && !out.is_dir() {
+        anyhow::bail!("--out {} is a file, not a folder", out.display());
+    }
+    let mut near = out;
+    while !near.exists() {
+        near = match near.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+    }
+    if !near.is_dir() {
+        anyhow::bail!(
+            "--out {}: {} is not a folder",
+            out.display(),
+            near.display()
+        );
+    }
+    let probe = near.join(format!(".wgb-out-check.{}", std::process::id()));
+    std::fs::File::create(&probe).with_context(|| {
+        format!(
+            "--out {}: cannot write in {}",
+            out.display(),
+            near.display()
+        )
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 impl RunDir {
     /// The run folder: `out` when given (it must not hold a run already),
     /// else `results/runs/<UTC start time>`, and then `results/latest` is
@@ -80,12 +120,7 @@ impl RunDir {
     pub fn create(out: Option<&Path>) -> Result<RunDir> {
         let root = match out {
             Some(dir) => {
-                if dir.join("manifest.json").exists() {
-                    anyhow::bail!(
-                        "{} already holds a run; choose another --out",
-                        dir.display()
-                    );
-                }
+                check_out(dir)?;
                 dir.to_path_buf()
             }
             None => {

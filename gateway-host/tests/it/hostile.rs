@@ -233,7 +233,7 @@ fn check(name: &str, body: &[u8], expect: impl Fn(Rt) -> Expect) {
 }
 
 /// What every outcome answers, the same under every runtime that can run
-/// the module (README.md, "What a module's behaviour answers", is this
+/// the module (docs/variants.md, "What a module's behaviour answers", is this
 /// table): one module per outcome, each run by all runtimes.
 const OUTCOMES: &[(&str, &str, Outcome)] = &[
     ("no_stdin", "normal exit", Outcome::Ok(b"wasm:ignored")),
@@ -297,7 +297,7 @@ enum Outcome {
     Exit256,
     /// 200 with the start function's output; WasmEdge 0.17.1 itself exits
     /// with status 1 (a 500) for any exit during instantiation, and drops
-    /// a start function's output (README.md says so).
+    /// a start function's output (docs/variants.md says so).
     StartExit0,
     /// 500; WasmEdge 0.17.1 recurses on until the deadline (its interpreter
     /// keeps its call stack on the heap), so its 500 comes at the deadline.

@@ -2,7 +2,7 @@
 //! whatever the bytes, a request or a typed error with its status, never a
 //! panic; a valid request parses back to the parts it was made of, whole or
 //! from any prefix as the reader feeds it; and the limits and the framing
-//! rules of the README's table (431, 400, 405, 413) hold for every head of
+//! rules of docs/variants.md's table (431, 400, 405, 413) hold for every head of
 //! their shape, not only the hand-picked ones of the unit tests.
 
 use std::io::Write;

@@ -41,9 +41,14 @@ pub fn run(args: &MicroArgs) -> Result<()> {
     if !(args.measurement_time.is_finite() && args.measurement_time > 0.0) {
         bail!("--measurement-time must be a positive number of seconds");
     }
+    // The folders are checked before the build, so a typo fails at once.
+    let into = args.into.as_deref().map(RunDir::open).transpose()?;
+    if let Some(out) = &args.out {
+        results::check_out(out)?;
+    }
     let bench = build()?;
-    let root = match &args.into {
-        Some(dir) => RunDir::open(dir)?.root,
+    let root = match into {
+        Some(run) => run.root,
         None => new_run(args)?,
     };
     let home = std::env::temp_dir().join(format!("wgb-criterion-{}", std::process::id()));

@@ -64,9 +64,9 @@ pub enum BenchCmd {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// quick (minutes), ci (an A/B round), standard (the study's seven levels for
-    /// everything; README.md gives its measured time) or full (the study's
-    /// matrix, hours).
+    /// quick, ci (an A/B round), standard (the study's seven levels for
+    /// everything) or full (the study's matrix); docs/methods.md gives how
+    /// long each takes.
     #[arg(long, default_value = "quick")]
     pub profile: String,
     /// Variants to run, comma-separated (default: every variant in the table).

@@ -409,6 +409,9 @@ pub fn check(args: &BenchArgs) -> Result<Checked> {
     if profile.connections.contains(&0) || profile.keepalive_connections.contains(&0) {
         bail!("--connections levels must be at least 1");
     }
+    if let Some(out) = &args.out {
+        crate::results::check_out(out)?;
+    }
     let variants = variants::select_roles(&args.variants, &args.roles)?;
     let workloads: Vec<&'static Workload> = if args.workloads.is_empty() {
         workloads::WORKLOADS.iter().collect()

@@ -272,11 +272,17 @@ fn a_cells_leftover_queue_is_not_charged_to_the_next_cell() {
 }
 
 /// Every argument is checked before the first long step: a misspelt
-/// profile, variant or workload fails before anything is built (no build
-/// step is printed), naming the valid values.
+/// profile, variant, workload or role, or an `--out` that cannot take a
+/// run, fails before anything is built (no build step is printed), naming
+/// the valid values or what is wrong with the path.
 #[test]
 fn a_wrong_name_fails_before_the_build() {
-    let cases: [(&[&str], &str); 3] = [
+    // A folder that already holds a run.
+    let held = std::env::temp_dir().join(format!("wgb-held-run-{}", std::process::id()));
+    std::fs::create_dir_all(&held).unwrap();
+    std::fs::write(held.join("manifest.json"), "{}").unwrap();
+    let held = held.to_str().unwrap().to_owned();
+    let cases: [(&[&str], &str); 6] = [
         (
             &["--profile", "qiuck"],
             "unknown profile \"qiuck\"; use quick, ci, standard or full",
@@ -288,6 +294,18 @@ fn a_wrong_name_fails_before_the_build() {
         (
             &["--workloads", "helo"],
             "unknown workload \"helo\"; the workloads are hello,",
+        ),
+        (
+            &["--roles", "nativ"],
+            "[possible values: baseline, container, in-process, process-per-request]",
+        ),
+        (
+            &["--out", "/proc/wgb-no-such-run"],
+            "--out /proc/wgb-no-such-run: cannot write in /proc",
+        ),
+        (
+            &["--out", held.as_str()],
+            "already holds a run; choose another --out",
         ),
     ];
     for (args, message) in cases {
@@ -307,4 +325,25 @@ fn a_wrong_name_fails_before_the_build() {
             "{args:?} started a build step first: {stdout}{stderr}"
         );
     }
+    let _ = std::fs::remove_dir_all(&held);
+}
+
+/// `bench micro` checks its folders before it builds the benchmarks.
+#[test]
+fn micro_checks_its_folder_before_the_build() {
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["bench", "micro", "--into", "/nonexistent/wgb-run"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/wgb-run is not a run folder (no manifest.json)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("==> building the micro-benchmarks"),
+        "built before checking: {stderr}"
+    );
 }
