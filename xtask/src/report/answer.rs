@@ -8,10 +8,10 @@
 use super::document::{md, text, Document, Inline, Span, Table};
 use super::hypotheses::{Hypothesis, Judgement, CONFIDENCE};
 use super::plots::Rendered;
-use super::summary::{Bound, Summary, ThroughputRow};
+use super::summary::{Bound, Summary};
 use super::{figures, format};
 use crate::rundata::Client;
-use crate::stats::interval::{student_t_quantile, welch_log_ratio};
+use crate::stats::interval::{mean_interval, welch_log_ratio};
 use crate::variants;
 
 /// A figure is decided when its 95% interval lies within this share of it.
@@ -35,21 +35,13 @@ impl Figure {
         if values.is_empty() {
             return None;
         }
-        let n = values.len() as f64;
-        let m = crate::stats::mean(&values);
-        if values.len() < 2 {
-            return Some(Figure {
-                value: m,
+        Some(match mean_interval(&values, CONFIDENCE) {
+            Some((value, lo, hi)) => Figure { value, lo, hi },
+            None => Figure {
+                value: values[0],
                 lo: f64::NAN,
                 hi: f64::NAN,
-            });
-        }
-        let var = values.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0);
-        let half = student_t_quantile(0.5 + CONFIDENCE / 2.0, n - 1.0) * (var / n).sqrt();
-        Some(Figure {
-            value: m,
-            lo: m - half,
-            hi: m + half,
+            },
         })
     }
 
@@ -154,7 +146,7 @@ pub fn headline(s: &Summary) -> Table {
             .get(&(v.name.into(), "hello".into(), Client::Persistent))
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        let rss = rss_by_repeat(&s.throughput, v.name, "hello");
+        let rss = figures::rss_by_repeat(&s.throughput, v.name, "hello");
         let peak = figures::peak_point(s, v.name, "hello");
         if cpu.is_empty() && cold.is_empty() && warm.is_empty() && peak.is_none() {
             continue;
@@ -195,19 +187,6 @@ fn peak_cell(p: &figures::Point) -> Inline {
             figures::caveat(p)
         ))
     }
-}
-
-/// Each repeat's highest RSS over (variant, workload)'s one-request-per-
-/// connection cells, KiB, in repeat order.
-fn rss_by_repeat(rows: &[ThroughputRow], variant: &str, workload: &str) -> Vec<f64> {
-    let mut by: std::collections::BTreeMap<usize, u64> = Default::default();
-    for r in rows.iter().filter(|r| {
-        r.variant == variant && r.workload == workload && !r.keep_alive() && r.rss_peak_kb > 0
-    }) {
-        let e = by.entry(r.repeat).or_default();
-        *e = (*e).max(r.rss_peak_kb);
-    }
-    by.values().map(|&kb| kb as f64).collect()
 }
 
 /// The study's published figures (docs/study.md, "What the study found"),

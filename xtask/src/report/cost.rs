@@ -14,7 +14,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::rundata::CostKey;
-use crate::stats::interval::student_t_quantile;
+use crate::stats::interval::mean_interval;
 use crate::{results, variants};
 
 /// The arm every other is compared with.
@@ -74,18 +74,6 @@ pub struct Ratio {
 pub const SUMMARY: &str = "summary/cost.csv";
 pub const SUMMARY_MD: &str = "summary/cost.md";
 
-/// Mean and 95% t interval of `values` (at least 2).
-fn interval(values: &[f64]) -> Option<(f64, f64, f64)> {
-    let n = values.len();
-    if n < 2 {
-        return None;
-    }
-    let mean = values.iter().sum::<f64>() / n as f64;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    let half = student_t_quantile(0.975, (n - 1) as f64) * (var / n as f64).sqrt();
-    Some((mean, mean - half, mean + half))
-}
-
 /// Every ratio of the rounds: each (variant, arm) against native in the
 /// same round, and each non-default arm against the default arm.
 pub fn compute(rows: &[Row]) -> Vec<Ratio> {
@@ -118,7 +106,7 @@ pub fn compute(rows: &[Row]) -> Vec<Ratio> {
     let mut out = Vec::new();
     let mut push = |variant: &str, arm: &str, against: &str, pairs: Vec<(f64, f64)>| {
         let ratios: Vec<f64> = pairs.iter().map(|(v, b)| v / b).collect();
-        let Some((ratio, lo, hi)) = interval(&ratios) else {
+        let Some((ratio, lo, hi)) = mean_interval(&ratios, 0.95) else {
             return;
         };
         let cpu = pairs.iter().map(|(v, _)| v).sum::<f64>() / pairs.len() as f64;
@@ -210,7 +198,7 @@ pub fn markdown(rows: &[Row], ratios: &[Ratio]) -> String {
         .filter(|r| r.variant == baseline && r.requests > 0 && !r.disturbed)
         .map(|r| r.cpu_us_per_req)
         .collect();
-    if let Some((mean, lo, hi)) = interval(&native) {
+    if let Some((mean, lo, hi)) = mean_interval(&native, 0.95) {
         let _ = writeln!(
             md,
             "| {baseline} | {DEFAULT_ARM} | | {mean:.2} [{lo:.2}, {hi:.2}] | {:.1} | | | |",

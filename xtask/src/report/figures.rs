@@ -215,6 +215,19 @@ pub fn cpu_per_1k_by_repeat(rows: &[ThroughputRow], variant: &str, workload: &st
         .collect()
 }
 
+/// Each repeat's highest RSS over (variant, workload)'s one-request-per-
+/// connection cells, KiB, in repeat order.
+pub fn rss_by_repeat(rows: &[ThroughputRow], variant: &str, workload: &str) -> Vec<f64> {
+    let mut by: std::collections::BTreeMap<usize, u64> = Default::default();
+    for r in rows.iter().filter(|r| {
+        r.variant == variant && r.workload == workload && !r.keep_alive() && r.rss_peak_kb > 0
+    }) {
+        let e = by.entry(r.repeat).or_default();
+        *e = (*e).max(r.rss_peak_kb);
+    }
+    by.values().map(|&kb| kb as f64).collect()
+}
+
 /// A word for a cell that did not measure the gateway alone, for tables.
 pub fn caveat(p: &Point) -> &'static str {
     match (p.bound, p.steady) {

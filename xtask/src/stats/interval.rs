@@ -64,6 +64,19 @@ pub fn welch_log_ratio(base: &[f64], head: &[f64], confidence: f64) -> Option<In
     })
 }
 
+/// The mean of `values` and Student's t interval of that mean, as
+/// `(mean, lo, hi)`; `None` with fewer than 2 values.
+pub fn mean_interval(values: &[f64], confidence: f64) -> Option<(f64, f64, f64)> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let half = student_t_quantile(0.5 + confidence / 2.0, (n - 1) as f64) * (var / n as f64).sqrt();
+    Some((mean, mean - half, mean + half))
+}
+
 /// The statistic a bootstrap resample is summarised by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Center {
