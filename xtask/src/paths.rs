@@ -61,7 +61,7 @@ fn built_into() -> Option<PathBuf> {
 
 /// A copied set of binaries to run instead of the target folder's:
 /// `WGB_BIN_DIR` holds `gateway-native`, `gateway-host`, `upstream-echo` and
-/// `gateway-wasm.wasm` of one revision (`bench compare` sets it per arm).
+/// `gateway-wasm.wasm` of one revision (`bench ab` sets it per arm).
 pub fn bin_dir() -> Option<PathBuf> {
     std::env::var_os("WGB_BIN_DIR")
         .filter(|dir| !dir.is_empty())

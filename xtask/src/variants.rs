@@ -554,7 +554,7 @@ impl Variant {
                     "--module".to_owned(),
                     module.display().to_string(),
                 ];
-                // Optional: a revision built without it (`bench compare`'s
+                // Optional: a revision built without it (`bench ab`'s
                 // older arm) still runs the study's workloads; compute_wasm
                 // and json then answer 500 "no work module".
                 if work.exists() {

@@ -46,7 +46,7 @@ pub enum BenchCmd {
     Instructions(instructions::InstructionsArgs),
     /// A/B: build two revisions, run them interleaved, compare with
     /// confidence intervals (exit 1 on a regression, 2 on an error).
-    Compare(Box<ab::CompareArgs>),
+    Ab(Box<ab::AbArgs>),
     /// A/A: the current tree against itself, the runner's noise floor
     /// (with --head-env, the calibration check).
     Aa(Box<ab::AaArgs>),
@@ -179,7 +179,7 @@ pub fn parse_env(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Runs a bench command; `compare` and `aa` give their verdict as the exit
+/// Runs a bench command; `ab` and `aa` give their verdict as the exit
 /// status (0, 1 or 2), the suites `SUCCESS` or an error.
 pub fn run(cmd: &BenchCmd) -> Result<ExitCode> {
     // What a killed harness left behind goes first, whichever suite this is.
@@ -215,7 +215,7 @@ pub fn run(cmd: &BenchCmd) -> Result<ExitCode> {
             let _snapshot = build_first(&a.bench)?;
             return cost::run(&a).map(|()| ExitCode::SUCCESS);
         }
-        BenchCmd::Compare(a) => return Ok(ab::compare(a)),
+        BenchCmd::Ab(a) => return Ok(ab::ab(a)),
         BenchCmd::Aa(a) => return Ok(ab::aa(a)),
         BenchCmd::Soak(a) => return soak::run(a).map(|()| ExitCode::SUCCESS),
         BenchCmd::Micro(a) => return micro::run(a).map(|()| ExitCode::SUCCESS),

@@ -62,7 +62,7 @@ impl Profile {
         }
     }
 
-    /// The pull-request A/B (`bench compare`, `bench aa`): each round of an
+    /// The pull-request A/B (`bench ab`, `bench aa`): each round of an
     /// A/B runs every suite once per arm, so a round is one repeat and
     /// `repeats` is the number of rounds (hence one cold repeat per round).
     /// Sized for a 2-core runner: 3 variants x hello/compute x 2 levels x

@@ -98,7 +98,7 @@ fn bench_workflow_has_the_ab_and_the_suites_on_the_kvm_runner() {
         "cancel-in-progress: false",
         "fetch-depth: 0",
         "github.event.pull_request.base.sha",
-        "cargo xtask bench compare --base \"$BASE_SHA\" --head \"$HEAD_SHA\" --profile ci",
+        "cargo xtask bench ab --base \"$BASE_SHA\" --head \"$HEAD_SHA\" --profile ci",
         "$GITHUB_STEP_SUMMARY",
         "actions/upload-artifact@",
         "retention-days:",

@@ -1,11 +1,11 @@
-//! The command lines of `bench compare` and `bench aa`.
+//! The command lines of `bench ab` and `bench aa`.
 
 use std::path::PathBuf;
 
 use crate::{compare, variants};
 
 #[derive(clap::Args, Debug, Clone)]
-pub struct CompareArgs {
+pub struct AbArgs {
     /// The base revision (anything `git rev-parse` takes: a sha, a branch).
     #[arg(long)]
     pub base: String,
@@ -13,7 +13,7 @@ pub struct CompareArgs {
     #[arg(long, default_value = "HEAD")]
     pub head: String,
     #[command(flatten)]
-    pub ab: AbArgs,
+    pub ab: AbSettings,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -22,11 +22,11 @@ pub struct AaArgs {
     #[arg(long)]
     pub no_build: bool,
     #[command(flatten)]
-    pub ab: AbArgs,
+    pub ab: AbSettings,
 }
 
 #[derive(clap::Args, Debug, Clone)]
-pub struct AbArgs {
+pub struct AbSettings {
     /// Profile of each round (ci: sized for a pull request on 2 cores).
     #[arg(long, default_value = "ci")]
     pub profile: String,

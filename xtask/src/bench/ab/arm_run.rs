@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::args::AbArgs;
+use super::args::AbSettings;
 use super::Arm;
 use crate::files::{copy, copy_tree};
 use crate::manifest::{Cell, Manifest, VariantStatus};
@@ -150,7 +150,7 @@ pub(super) fn collect(
 
 /// An arm's run folder when none of its rounds left one: a manifest whose
 /// variants all failed, with the failed rounds as the reason.
-pub(super) fn empty_run(root: &Path, ab: &AbArgs, arm: &Arm, failed: &[&String]) -> Result<()> {
+pub(super) fn empty_run(root: &Path, ab: &AbSettings, arm: &Arm, failed: &[&String]) -> Result<()> {
     let run = RunDir::create(Some(root))?;
     let reason = if failed.is_empty() {
         "no round produced a run folder".to_owned()

@@ -1,4 +1,4 @@
-//! `cargo xtask bench compare --base REV --head REV` (A/B) and `cargo xtask
+//! `cargo xtask bench ab --base REV --head REV` (A/B) and `cargo xtask
 //! bench aa` (A/A): two builds measured in one interleaved run on the same
 //! machine, then compared with confidence intervals (`compare/`).
 //!
@@ -44,7 +44,7 @@ mod build;
 mod rounds;
 mod worktree;
 
-pub use args::{AaArgs, AbArgs, CompareArgs};
+pub use args::{AaArgs, AbSettings, AbArgs};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -75,10 +75,10 @@ pub(super) struct Arm {
     pub(super) env: Vec<(String, String)>,
 }
 
-/// `bench compare`: 0, 1 (regression, or head failed where base measured)
+/// `bench ab`: 0, 1 (regression, or head failed where base measured)
 /// or 2 (error, printed).
-pub fn compare(args: &CompareArgs) -> ExitCode {
-    compare::exit_status(run_compare(args))
+pub fn ab(args: &AbArgs) -> ExitCode {
+    compare::exit_status(run_ab(args))
 }
 
 /// `bench aa`: 0, 1 (a cell flagged: a false alarm unless --head-env made
@@ -94,7 +94,7 @@ pub(super) struct Plan {
     pub(super) docker: bool,
 }
 
-pub(super) fn plan(ab: &AbArgs) -> Result<Plan> {
+pub(super) fn plan(ab: &AbSettings) -> Result<Plan> {
     let profile = Profile::by_name(&ab.profile)?;
     if !["all", "cold", "warm", "throughput", "instructions"].contains(&ab.suite.as_str()) {
         bail!(
@@ -160,7 +160,7 @@ pub(super) fn absolute(p: &Path) -> Result<PathBuf> {
     })
 }
 
-fn run_compare(args: &CompareArgs) -> Result<Comparison> {
+fn run_ab(args: &AbArgs) -> Result<Comparison> {
     signals::install();
     let ab = &args.ab;
     let plan = plan(ab)?;
@@ -238,7 +238,7 @@ fn run_aa(args: &AaArgs) -> Result<Comparison> {
     measure_and_compare(ab, &plan, &[base, head], build_s, &title, true)
 }
 
-fn arm(name: &'static str, rev: &str, sha: &str, plan: &Plan, ab: &AbArgs, head: bool) -> Arm {
+fn arm(name: &'static str, rev: &str, sha: &str, plan: &Plan, ab: &AbSettings, head: bool) -> Arm {
     let mut env = ab.env.clone();
     if head {
         env.extend(ab.head_env.iter().cloned());

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use super::args::AbArgs;
+use super::args::AbSettings;
 use super::arm_run::{collect, empty_run};
 use super::build::remove_images;
 use super::{short, Arm, Plan};
@@ -35,7 +35,7 @@ struct AbRecord<'a> {
 }
 
 pub(super) fn measure_and_compare(
-    ab: &AbArgs,
+    ab: &AbSettings,
     plan: &Plan,
     arms: &[Arm],
     build_s: f64,
@@ -201,7 +201,7 @@ pub(super) fn measure_and_compare(
     Ok(c)
 }
 
-fn round_command(exe: &Path, ab: &AbArgs, plan: &Plan, arm: &Arm, k: usize, dir: &Path) -> Command {
+fn round_command(exe: &Path, ab: &AbSettings, plan: &Plan, arm: &Arm, k: usize, dir: &Path) -> Command {
     let mut cmd = Command::new(exe);
     cmd.arg("bench")
         .arg(&ab.suite)
