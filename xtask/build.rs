@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-#[path = "src/provenance/hash.rs"]
+#[path = "src/source_hash.rs"]
 mod hash;
 
 fn main() {

@@ -315,7 +315,7 @@ impl Tree {
     /// Does the tree have `package`'s folder (an older A/B revision may
     /// predate a package)?
     pub fn has_package_dir(&self, package: &str) -> bool {
-        crate::provenance::hash::PACKAGES
+        crate::source_hash::PACKAGES
             .iter()
             .find(|(name, _, _)| *name == package)
             .is_some_and(|(_, dir, _)| self.source.join(dir).join("Cargo.toml").is_file())

@@ -44,18 +44,26 @@ pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
-/// CSV with an explicit header, for tables that may be empty (serde writes
-/// no header without a row).
-pub fn write_csv_with_header<T: Serialize>(path: &Path, header: &[&str], rows: &[T]) -> Result<()> {
+/// A CSV table of `rows`, its header taken from the row type's fields (so a
+/// table with no rows still has one, which serde alone would not write).
+pub fn write_csv_table<T: Serialize + serde::de::DeserializeOwned>(
+    path: &Path,
+    rows: &[T],
+) -> Result<()> {
     let mut writer = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::new());
-    writer.write_record(header)?;
+    writer.write_record(csv_header::<T>())?;
     for row in rows {
         writer.serialize(row)?;
     }
     let bytes = writer.into_inner().context("flushing CSV")?;
     write_atomic(path, &bytes)
+}
+
+/// The column names of a row type, as serde names its fields.
+pub fn csv_header<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    serde_aux::serde_introspection::serde_introspect::<T>()
 }
 
 pub fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
@@ -193,6 +201,38 @@ pub fn latest_run() -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Serialize, serde::Deserialize)]
+    struct Row {
+        variant: String,
+        #[serde(rename = "p50_us")]
+        p50: u64,
+        relay: Option<f64>,
+    }
+
+    #[test]
+    fn a_table_is_headed_by_its_row_type_with_or_without_rows() {
+        let dir = std::env::temp_dir().join(format!("wgb-csv-{}", std::process::id()));
+        let (empty, full) = (dir.join("empty.csv"), dir.join("full.csv"));
+        write_csv_table::<Row>(&empty, &[]).unwrap();
+        let row = Row {
+            variant: "native_local".into(),
+            p50: 7,
+            relay: None,
+        };
+        write_csv_table(&full, &[row]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&empty).unwrap(),
+            "variant,p50_us,relay\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&full).unwrap(),
+            "variant,p50_us,relay\nnative_local,7,\n"
+        );
+        let back: Vec<Row> = read_csv(&full).unwrap();
+        assert_eq!(back[0].p50, 7);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn atomic_write_leaves_no_temp_file() {

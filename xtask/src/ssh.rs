@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::manifest::Machine;
+use crate::rundata::manifest::Machine;
 
 /// A remote host as `ssh` names it.
 #[derive(Debug, Clone)]
@@ -165,7 +165,7 @@ impl Host {
     }
 
     /// The host's CPU model, online CPUs, memory and name, as
-    /// [`crate::manifest::machine`] reads them locally, and its kernel.
+    /// [`crate::rundata::manifest::machine`] reads them locally, and its kernel.
     pub fn machine(&self) -> Result<(Machine, String)> {
         let out = self.run(
             "grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2-; getconf _NPROCESSORS_ONLN; \

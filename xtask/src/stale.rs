@@ -18,8 +18,8 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result};
 
 use crate::docker::OWNER_LABEL;
-use crate::manifest::Manifest;
 pub use crate::process::{pid_alive, OWNER_ENV};
+use crate::rundata::manifest::Manifest;
 use crate::rundata::RunStatus;
 
 /// The run's lock file, relative to the run folder.

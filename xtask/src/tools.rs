@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use crate::paths;
-use crate::provenance::hash::lock_version;
+use crate::source_hash::lock_version;
 
 /// The Wasmtime version the embedded variant is built with, read from
 /// Cargo.lock so the CLI can be installed at exactly the same version.

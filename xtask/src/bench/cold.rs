@@ -12,9 +12,9 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::Session;
-use crate::manifest::Cell;
-use crate::raw::ColdSample;
-use crate::rundata::{CellStatus, ColdKey, HyperfineKey, Method, Suite};
+use crate::rundata::manifest::{Cell, Outcome};
+use crate::rundata::raw::ColdSample;
+use crate::rundata::{ColdKey, HyperfineKey, Method, Suite};
 use crate::variants::Resolved;
 use crate::{docker, probe, results, signals};
 
@@ -42,17 +42,15 @@ fn harness(s: &mut Session) -> Result<()> {
                 variant: variant.name.to_owned(),
             }
             .path();
-            let mut cell = Cell {
-                suite: Suite::Cold,
-                variant: variant.name.to_owned(),
-                workload: Some("hello".to_owned()),
-                detail: format!("harness, {samples} samples"),
-                level: None,
-                repeat: Some(repeat),
-                status: CellStatus::Ok,
-                error: None,
-                raw: Some(raw.display().to_string()),
-            };
+            let mut cell = Cell::new(
+                Suite::Cold,
+                variant.name,
+                Some("hello"),
+                format!("harness, {samples} samples"),
+                Outcome::Ok,
+            )
+            .repeat(repeat)
+            .raw(&raw);
             let mut outcome = String::new();
             // On a server host the agent resolves it there.
             let resolved = s
@@ -73,8 +71,7 @@ fn harness(s: &mut Session) -> Result<()> {
                         ms,
                     }),
                     Err(e) => {
-                        cell.status = CellStatus::Failed;
-                        cell.error = Some(format!("sample {i}: {e:#}"));
+                        cell.set(Outcome::Failed(format!("sample {i}: {e:#}")));
                         outcome = format!("failed: {e:#}");
                         break;
                     }
@@ -111,17 +108,13 @@ fn hyperfine(s: &mut Session) -> Result<()> {
         s.progress
             .note(&format!("cold (hyperfine): skipped: {reason}"));
         for variant in s.variants.clone() {
-            s.record(Cell {
-                suite: Suite::Cold,
-                variant: variant.name.to_owned(),
-                workload: Some("hello".to_owned()),
-                detail: "hyperfine".to_owned(),
-                level: None,
-                repeat: None,
-                status: CellStatus::Skipped,
-                error: Some(reason.clone()),
-                raw: None,
-            })?;
+            s.record(Cell::new(
+                Suite::Cold,
+                variant.name,
+                Some("hello"),
+                "hyperfine",
+                Outcome::Skipped(reason.clone()),
+            ))?;
         }
         return Ok(());
     }
@@ -169,30 +162,18 @@ fn hyperfine(s: &mut Session) -> Result<()> {
             .stdin(std::process::Stdio::null())
             .output();
         docker::sweep_own();
-        let (status, error) = match out {
-            Ok(o) if o.status.success() => (CellStatus::Ok, None),
-            Ok(o) => (
-                CellStatus::Failed,
-                Some(String::from_utf8_lossy(&o.stderr).trim().to_owned()),
-            ),
-            Err(e) => (CellStatus::Failed, Some(e.to_string())),
+        let outcome = match out {
+            Ok(o) if o.status.success() => Outcome::Ok,
+            Ok(o) => Outcome::Failed(String::from_utf8_lossy(&o.stderr).trim().to_owned()),
+            Err(e) => Outcome::Failed(e.to_string()),
         };
         s.progress.done(
             &label,
             Duration::from_secs_f64(0.3 * runs as f64),
-            status.name(),
+            outcome.status().name(),
         );
-        s.record(Cell {
-            suite: Suite::Cold,
-            variant: variant.name.to_owned(),
-            workload: Some("hello".to_owned()),
-            detail: format!("hyperfine, {runs} runs"),
-            level: None,
-            repeat: None,
-            status,
-            error,
-            raw: Some(raw.display().to_string()),
-        })?;
+        let detail = format!("hyperfine, {runs} runs");
+        s.record(Cell::new(Suite::Cold, variant.name, Some("hello"), detail, outcome).raw(&raw))?;
     }
     Ok(())
 }

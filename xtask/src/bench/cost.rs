@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use super::{BenchArgs, Session};
-use crate::load::{self, LoadSpec};
-use crate::manifest::Cell;
 use crate::report::cost::{self as summary, Row, DEFAULT_ARM};
-use crate::rundata::{CellStatus, CostKey, Suite};
+use crate::rundata::manifest::{Cell, Outcome};
+use crate::rundata::{CostKey, Suite};
 use crate::{results, signals, variants};
+use loadgen::LoadSpec;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct CostArgs {
@@ -208,21 +208,21 @@ fn measure(s: &mut Session, args: &CostArgs) -> Result<()> {
         }
     }
     for (variant, arm, env) in &cells {
-        s.record(Cell {
-            suite: Suite::Cost,
-            variant: variant.name.to_owned(),
-            workload: Some("hello".to_owned()),
-            detail: format!(
-                "arm {arm} ({}), 1 keep-alive connection, {round} rounds of {:.1} s",
-                env_text(env),
-                window.as_secs_f64()
-            ),
-            level: None,
-            repeat: None,
-            status: CellStatus::Ok,
-            error: None,
-            raw: Some(CostKey.path().display().to_string()),
-        })?;
+        let detail = format!(
+            "arm {arm} ({}), 1 keep-alive connection, {round} rounds of {:.1} s",
+            env_text(env),
+            window.as_secs_f64()
+        );
+        s.record(
+            Cell::new(
+                Suite::Cost,
+                variant.name,
+                Some("hello"),
+                detail,
+                Outcome::Ok,
+            )
+            .raw(&CostKey.path()),
+        )?;
     }
     Ok(())
 }
@@ -283,14 +283,14 @@ fn one_cell(
     spec.pin_cpu = s.load_cpu;
     if !warmup.is_zero() {
         spec.duration = warmup;
-        load::run(&spec, &signals::interrupted)?;
+        loadgen::run(&spec, &signals::interrupted)?;
     }
     spec.duration = window;
     let steal_before = steal_ms();
     let before = cpu_ns(pid)?;
     let faults_before = minor_faults(pid)?;
     let started = Instant::now();
-    let result = load::run(&spec, &signals::interrupted)?;
+    let result = loadgen::run(&spec, &signals::interrupted)?;
     let after = cpu_ns(pid)?;
     let faults = minor_faults(pid)?.saturating_sub(faults_before);
     let window_s = started.elapsed().as_secs_f64();
@@ -326,17 +326,13 @@ fn one_cell(
 }
 
 fn failed(variant: &str, arm: &str, err: &anyhow::Error) -> Cell {
-    Cell {
-        suite: Suite::Cost,
-        variant: variant.to_owned(),
-        workload: Some("hello".to_owned()),
-        detail: format!("arm {arm}"),
-        level: None,
-        repeat: None,
-        status: CellStatus::Failed,
-        error: Some(format!("{err:#}")),
-        raw: None,
-    }
+    Cell::new(
+        Suite::Cost,
+        variant,
+        Some("hello"),
+        format!("arm {arm}"),
+        Outcome::Failed(format!("{err:#}")),
+    )
 }
 
 fn env_text(env: &[(String, String)]) -> String {

@@ -12,11 +12,11 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use super::{BenchArgs, Session};
-use crate::load::{self, LoadSpec};
-use crate::manifest::Cell;
 use crate::report::headroom::{self as summary, Round};
-use crate::rundata::{CellStatus, HeadroomKey, Suite};
+use crate::rundata::manifest::{Cell, Outcome};
+use crate::rundata::{HeadroomKey, Suite};
 use crate::{report, results, signals, tools, variants};
+use loadgen::LoadSpec;
 
 pub fn run(args: &BenchArgs) -> Result<()> {
     signals::install();
@@ -59,7 +59,7 @@ fn measure(s: &mut Session, wrk: &std::path::Path) -> Result<()> {
                 let mut spec = LoadSpec::new(running.addr);
                 spec.connections = connections;
                 spec.duration = duration;
-                let r = load::run(&spec, &signals::interrupted)?;
+                let r = loadgen::run(&spec, &signals::interrupted)?;
                 (r.rps, r.errors.total() + r.non_2xx)
             } else {
                 run_wrk(wrk, running.addr, connections, duration, s.load_cpu)?
@@ -77,17 +77,16 @@ fn measure(s: &mut Session, wrk: &std::path::Path) -> Result<()> {
     }
     running.stop();
     results::write_csv(&s.path(HeadroomKey.path()), &rows)?;
-    s.record(Cell {
-        suite: Suite::Headroom,
-        variant: variant.name.to_owned(),
-        workload: Some("hello".to_owned()),
-        detail: format!("ours vs wrk -t1, {connections} connections, {rounds} rounds"),
-        level: None,
-        repeat: None,
-        status: CellStatus::Ok,
-        error: None,
-        raw: Some(HeadroomKey.path().display().to_string()),
-    })
+    s.record(
+        Cell::new(
+            Suite::Headroom,
+            variant.name,
+            Some("hello"),
+            format!("ours vs wrk -t1, {connections} connections, {rounds} rounds"),
+            Outcome::Ok,
+        )
+        .raw(&HeadroomKey.path()),
+    )
 }
 
 /// `wrk -t1 -cN -dS --latency URL`, pinned like our generator; its

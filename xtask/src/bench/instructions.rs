@@ -32,8 +32,8 @@ use anyhow::{bail, Context, Result};
 
 use super::{BenchArgs, Session};
 use crate::callgrind::{self, InstructionsRaw};
-use crate::manifest::Cell;
 use crate::process::{self, Proc};
+use crate::rundata::manifest::{Cell, Outcome};
 use crate::rundata::{CellStatus, InstructionsKey, Suite, VariantState};
 use crate::variants::Variant;
 use crate::workloads::Workload;
@@ -426,19 +426,12 @@ fn cell(
     repeat: usize,
     outcome: Result<(), String>,
 ) -> Cell {
-    Cell {
-        suite: Suite::Instructions,
-        variant: variant.name.to_owned(),
-        workload: Some(workload.name.to_owned()),
-        detail: String::new(),
-        level: None,
-        repeat: Some(repeat),
-        status: if outcome.is_ok() {
-            CellStatus::Ok
-        } else {
-            CellStatus::Failed
-        },
-        error: outcome.err(),
-        raw: None,
-    }
+    Cell::new(
+        Suite::Instructions,
+        variant.name,
+        Some(workload.name),
+        "",
+        Outcome::of(outcome),
+    )
+    .repeat(repeat)
 }

@@ -9,8 +9,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::manifest::{self, Manifest};
 use crate::results::{self, RunDir};
+use crate::rundata::manifest::{self, Manifest};
 use crate::rundata::{MicroKey, RunStatus};
 use crate::{paths, report};
 

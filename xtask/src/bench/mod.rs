@@ -62,6 +62,14 @@ pub enum BenchCmd {
     Soak(soak::SoakArgs),
 }
 
+/// See [`BenchArgs::on_disturbance`].
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnDisturbance {
+    #[default]
+    Rerun,
+    Record,
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// quick, ci (an A/B round), standard (the study's seven levels for
@@ -118,6 +126,14 @@ pub struct BenchArgs {
     /// Do not pin the gateway to CPU 0 and the load generator to CPU 1.
     #[arg(long)]
     pub no_pin: bool,
+    /// A throughput cell disturbed by steal, by foreign load on the
+    /// gateway's core or as an outlier against its own repeats: `rerun`
+    /// measures it again (at most twice) and then records it as `disturbed`,
+    /// left out of every summary; `record` keeps the readings in its raw
+    /// file and nothing else (`cargo xtask test` sets it: the tests share
+    /// the machine with each other).
+    #[arg(long, env = "WGB_ON_DISTURBANCE", value_enum, default_value_t = OnDisturbance::Rerun)]
+    pub on_disturbance: OnDisturbance,
     /// Seed of the shuffled variant order.
     #[arg(long, default_value_t = 20_260_101)]
     pub seed: u64,

@@ -13,10 +13,10 @@ use anyhow::{bail, Context, Result};
 
 use super::gateway::{lock, Gateway, SharedServer};
 use super::{BenchArgs, Profile};
-use crate::manifest::{self, Cell, Manifest, Pinning, ServerHost, VariantStatus};
 use crate::progress::Progress;
 use crate::remote::{self, RemoteStart};
 use crate::results::{self, RunDir};
+use crate::rundata::manifest::{self, Cell, Manifest, Pinning, ServerHost, VariantStatus};
 use crate::rundata::{CellStatus, Client, Method, RunStatus, Suite, VariantState};
 use crate::upstream::Upstream;
 use crate::variants::{self, StartOpts, Variant};
@@ -40,6 +40,14 @@ pub struct Session {
     upstream: Option<Upstream>,
     /// `--server-host`: the agent there and how it starts each variant.
     server: Option<(SharedServer, RemoteStart)>,
+    /// The cores a throughput cell's disturbance is judged on: only when
+    /// pinned here (unpinned, anything may run on the gateway's core; on a
+    /// server host, this machine's readings say nothing of the gateway's).
+    pub disturbance: Option<crate::disturbance::Rule>,
+    pub on_disturbance: super::OnDisturbance,
+    /// CPU ms per request of each finished, undisturbed throughput cell so
+    /// far, by raw file key without the repeat: the outlier rule's history.
+    pub cpu_history: std::collections::HashMap<String, Vec<f64>>,
 }
 
 impl Session {
@@ -107,6 +115,22 @@ impl Session {
             },
             server: remote.as_ref().map(|(_, record)| record.clone()),
             residency: residency(&args.env),
+            disturbance: match (gateway_cpu, load_cpu, &remote) {
+                (Some(gateway_core), Some(load_core), None) => {
+                    use crate::disturbance as d;
+                    Some(manifest::DisturbanceRule {
+                        on_disturbance: format!("{:?}", args.on_disturbance).to_lowercase(),
+                        gateway_core,
+                        load_core,
+                        steal_pct: d::STEAL_PCT,
+                        foreign_pct: d::FOREIGN_PCT,
+                        outlier_mads: d::OUTLIER_MADS,
+                        outlier_min_pct: d::OUTLIER_MIN_PCT,
+                        retries: d::RETRIES,
+                    })
+                }
+                _ => None,
+            },
             ..Manifest::default()
         };
         results::write_atomic(
@@ -161,6 +185,13 @@ impl Session {
             None
         };
 
+        let disturbance = manifest
+            .disturbance
+            .as_ref()
+            .map(|r| crate::disturbance::Rule {
+                gateway_core: r.gateway_core,
+                load_core: r.load_core,
+            });
         Ok(Session {
             run,
             manifest,
@@ -175,6 +206,9 @@ impl Session {
             progress,
             env: args.env.clone(),
             upstream,
+            disturbance,
+            on_disturbance: args.on_disturbance,
+            cpu_history: Default::default(),
             server: remote.map(|(server, _)| server),
         })
     }

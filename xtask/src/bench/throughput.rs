@@ -24,16 +24,16 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::Gateway;
-use super::Session;
-use crate::load::{self, Edge, LoadResult, LoadSpec, Mode};
-use crate::manifest::Cell;
-use crate::raw::ThroughputRaw;
-use crate::rundata::{CellStatus, Level, Suite, ThroughputKey};
+use super::{Gateway, OnDisturbance, Session};
+use crate::disturbance::{self, CpuTimes};
+use crate::rundata::manifest::{Cell, Outcome};
+use crate::rundata::raw::{Disturbance, LoadRecord, ThroughputRaw};
+use crate::rundata::{Level, Suite, ThroughputKey};
 use crate::sample::Sample;
 use crate::variants::Variant;
 use crate::workloads::Workload;
 use crate::{probe, results, signals};
+use loadgen::{Edge, LoadResult, LoadSpec, Mode};
 
 const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 /// Long enough that a per-request process variant at 1200 connections
@@ -149,118 +149,121 @@ fn run_variant(
             }
             .path();
             s.progress.cell(&label);
-            // (Re)start when needed: at first, or after the gateway died.
-            if running.as_mut().is_none_or(|r| !r.alive()) {
-                running = match start_primed(s, variant) {
-                    Ok(r) => Some(r),
+            // Earlier attempts at this cell that were disturbed.
+            let mut disturbed: Vec<Disturbance> = Vec::new();
+            loop {
+                // (Re)start when needed: at first, or after the gateway died
+                // or was restarted to discard a queue.
+                if running.as_mut().is_none_or(|r| !r.alive()) {
+                    running = match start_primed(s, variant) {
+                        Ok(r) => Some(r),
+                        Err(e) => {
+                            let error = format!("start: {e:#}");
+                            fail(s, &label, variant, workload, *point, repeat, error)?;
+                            break;
+                        }
+                    };
+                }
+                let gateway = running.as_mut().expect("started above");
+                let service = service.get_or_insert_with(|| service_time(gateway, workload));
+                if let Some(outcome) = pre_check(s, service, *point) {
+                    let mut c = cell(variant, workload, *point, repeat, None);
+                    c.set(match outcome {
+                        Err(error) => Outcome::Failed(error),
+                        Ok(reason) => Outcome::Skipped(reason),
+                    });
+                    let text = format!("{}: {}", c.status, c.error.as_deref().unwrap_or(""));
+                    s.progress.done(&label, planned(s), &text);
+                    s.record(c)?;
+                    break;
+                }
+                let m = match measure(s, gateway, workload, *point) {
+                    // A cell cut short by Ctrl-C is not a finished result.
+                    Ok(m) if m.load.interrupted => {
+                        let error = "interrupted".to_owned();
+                        fail(s, &label, variant, workload, *point, repeat, error)?;
+                        return Ok(());
+                    }
+                    Ok(m) => m,
                     Err(e) => {
-                        fail(
-                            s,
-                            &label,
-                            variant,
-                            workload,
-                            *point,
-                            repeat,
-                            format!("start: {e:#}"),
-                        )?;
-                        continue;
+                        // What the failed run left queued is unknown: start afresh.
+                        if let Some(r) = running.take() {
+                            r.stop();
+                        }
+                        let error = format!("{e:#}");
+                        fail(s, &label, variant, workload, *point, repeat, error)?;
+                        break;
                     }
                 };
-            }
-            let gateway = running.as_mut().expect("started above");
-            let service = service.get_or_insert_with(|| service_time(gateway, workload));
-            if let Some(outcome) = pre_check(s, service, *point) {
-                let mut c = cell(variant, workload, *point, repeat, None);
-                match outcome {
-                    Err(error) => {
-                        c.status = CellStatus::Failed;
-                        c.error = Some(error);
-                    }
-                    Ok(reason) => {
-                        c.status = CellStatus::Skipped;
-                        c.error = Some(reason);
-                    }
-                }
-                let text = format!("{}: {}", c.status, c.error.as_deref().unwrap_or(""));
-                s.progress.done(&label, planned(s), &text);
-                s.record(c)?;
-                continue;
-            }
-            match measure(s, gateway, workload, *point) {
-                // A cell cut short by Ctrl-C is not a finished result.
-                Ok(m) if m.load.interrupted => {
-                    fail(
-                        s,
-                        &label,
-                        variant,
-                        workload,
-                        *point,
-                        repeat,
-                        "interrupted".to_owned(),
-                    )?;
-                    return Ok(());
-                }
-                Ok(m) => {
-                    let died = !gateway.alive();
-                    let leftover = leftover(&m.load);
-                    let outcome = format!(
-                        "{:.0} rps, p99 {} µs, {} errors{}",
-                        m.load.rps,
-                        m.load.latency.p99_us,
-                        m.load.errors.total() + m.load.non_2xx,
-                        if m.load.steady { "" } else { ", not steady" }
-                    );
-                    let record = ThroughputRaw {
-                        variant: variant.name.to_owned(),
-                        workload: workload.name.to_owned(),
-                        path: workload.path.to_owned(),
-                        repeat,
-                        load: m.load,
-                        samples: m.samples,
-                        window: m.window,
-                        sample_interval_ms: SAMPLE_EVERY.as_millis() as u64,
-                        sampled: m.sampled,
-                    };
-                    results::write_json(&s.path(&raw), &record)?;
-                    s.progress.done(&label, planned(s), &outcome);
-                    let mut c = cell(variant, workload, *point, repeat, None);
-                    if let Some(note) = window_note(&record.load, s.profile.duration) {
-                        c.detail = format!("{}; {note}", c.detail);
-                    }
-                    if died {
-                        c.status = CellStatus::Failed;
-                        c.error = Some("the gateway died during the cell".to_owned());
-                    }
-                    c.raw = Some(raw.display().to_string());
-                    s.record(c)?;
-                    if leftover > RESTART_OVER {
-                        // The next cell starts and primes it afresh.
-                        let left = match leftover {
-                            Duration::MAX => "requests it never answered".to_owned(),
-                            d => format!("{:.1} s of queued requests", d.as_secs_f64()),
-                        };
+                let died = !gateway.alive();
+                let history_key = format!(
+                    "{}__{}__{}",
+                    variant.name,
+                    workload.name,
+                    point.level().label()
+                );
+                let disturbance = judge(s, &m, &history_key);
+                settle(s, &mut running, variant, leftover(&m.load));
+                let why = disturbance.as_ref().and_then(|d| d.why.clone());
+                let rerun = s.on_disturbance == OnDisturbance::Rerun;
+                if let (Some(why), false, true) = (&why, died, rerun) {
+                    if disturbed.len() < disturbance::RETRIES {
                         s.progress
-                            .note(&format!("restarting {}: it left {left}", variant.name));
-                        running.take().expect("started above").stop();
-                    } else {
-                        drain(running.as_ref().expect("started above"));
+                            .note(&format!("{label}: disturbed ({why}); measuring it again"));
+                        disturbed.extend(disturbance);
+                        continue;
                     }
                 }
-                Err(e) => {
-                    // What the failed run left queued is unknown: start afresh.
-                    if let Some(r) = running.take() {
-                        r.stop();
-                    }
-                    fail(
-                        s,
-                        &label,
-                        variant,
-                        workload,
-                        *point,
-                        repeat,
-                        format!("{e:#}"),
-                    )?
+                let outcome = format!(
+                    "{:.0} rps, p99 {} µs, {} errors{}{}",
+                    m.load.rps,
+                    m.load.latency.p99_us,
+                    m.load.errors.total() + m.load.non_2xx,
+                    if m.load.steady { "" } else { ", not steady" },
+                    why.as_ref()
+                        .map_or(String::new(), |w| format!(", disturbed: {w}"))
+                );
+                let cpu_per_request = gateway_cpu_ms(&m).map(|ms| ms / m.load.ok.max(1) as f64);
+                let reruns = disturbed.len();
+                let record = ThroughputRaw {
+                    variant: variant.name.to_owned(),
+                    workload: workload.name.to_owned(),
+                    path: workload.path.to_owned(),
+                    repeat,
+                    load: m.load.into(),
+                    samples: m.samples,
+                    window: m.window,
+                    sample_interval_ms: SAMPLE_EVERY.as_millis() as u64,
+                    sampled: m.sampled,
+                    disturbance,
+                    disturbed_attempts: disturbed,
+                };
+                results::write_json(&s.path(&raw), &record)?;
+                s.progress.done(&label, planned(s), &outcome);
+                let mut c = cell(variant, workload, *point, repeat, None);
+                c.reruns = reruns;
+                if let Some(note) = window_note(&record.load, s.profile.duration) {
+                    c.detail = format!("{}; {note}", c.detail);
                 }
+                match (&why, died, rerun) {
+                    (_, true, _) => c.set(Outcome::Failed(
+                        "the gateway died during the cell".to_owned(),
+                    )),
+                    (Some(why), false, true) => c.set(Outcome::Disturbed(format!(
+                        "{why} (and in its {reruns} earlier attempts)"
+                    ))),
+                    (Some(why), false, false) => {
+                        c.detail = format!("{}; disturbed, recorded only: {why}", c.detail);
+                    }
+                    (None, false, _) => {
+                        if let Some(x) = cpu_per_request {
+                            s.cpu_history.entry(history_key).or_default().push(x);
+                        }
+                    }
+                }
+                c.raw = Some(raw.display().to_string());
+                s.record(c)?;
+                break;
             }
         }
     }
@@ -282,6 +285,65 @@ fn fail(
     s.progress
         .done(label, planned(s), &format!("failed: {error}"));
     s.record(cell(variant, workload, point, repeat, Some(error)))
+}
+
+/// After a cell: work off the queue it left (`drain`), or restart the
+/// gateway when that would take longer than a restart (the next attempt or
+/// cell starts and primes it afresh).
+fn settle(s: &Session, running: &mut Option<Gateway>, variant: &Variant, leftover: Duration) {
+    if leftover > RESTART_OVER {
+        let left = match leftover {
+            Duration::MAX => "requests it never answered".to_owned(),
+            d => format!("{:.1} s of queued requests", d.as_secs_f64()),
+        };
+        s.progress
+            .note(&format!("restarting {}: it left {left}", variant.name));
+        if let Some(r) = running.take() {
+            r.stop();
+        }
+    } else if let Some(r) = running.as_ref() {
+        drain(r);
+    }
+}
+
+/// The gateway's CPU time over the window, from the load thread's readings
+/// at its edges (`None` when one was missed).
+fn gateway_cpu_ms(m: &Measured) -> Option<f64> {
+    match m.window.as_slice() {
+        [start, end] => Some(end.cpu_ms - start.cpu_ms),
+        _ => None,
+    }
+}
+
+/// Whether the window was disturbed ([`disturbance`]): the per-CPU readings
+/// at its edges, then the cell's CPU per request against its earlier
+/// undisturbed repeats. `None` where the run does not judge (unpinned, a
+/// server host) or a reading is missing.
+fn judge(s: &Session, m: &Measured, history_key: &str) -> Option<Disturbance> {
+    let rule = s.disturbance?;
+    let (Some(start), Some(end)) = (m.cpu_edges.first(), m.cpu_edges.get(1)) else {
+        return None;
+    };
+    let gateway_ms = gateway_cpu_ms(m)?;
+    let mut d = rule.judge(
+        start,
+        end,
+        m.load.elapsed_s,
+        gateway_ms,
+        m.load.loadgen_cpu_ms,
+    )?;
+    let per_request = gateway_ms / m.load.ok.max(1) as f64;
+    let earlier = s
+        .cpu_history
+        .get(history_key)
+        .map_or(&[][..], Vec::as_slice);
+    if let Some(why) = disturbance::outlier(per_request, earlier) {
+        d.why = Some(match d.why {
+            Some(other) => format!("{other}; {why}"),
+            None => why,
+        });
+    }
+    Some(d)
 }
 
 /// A cell's share of the progress plan, whatever it took: its window grows
@@ -311,26 +373,21 @@ fn cell(
             format!("open loop, {rate} req/s over {connections} connections")
         }
     };
-    Cell {
-        suite: Suite::Throughput,
-        variant: variant.name.to_owned(),
-        workload: Some(workload.name.to_owned()),
+    let outcome = error.map_or(Outcome::Ok, Outcome::Failed);
+    Cell::new(
+        Suite::Throughput,
+        variant.name,
+        Some(workload.name),
         detail,
-        level: Some(point.level().label()),
-        repeat: Some(repeat),
-        status: if error.is_some() {
-            CellStatus::Failed
-        } else {
-            CellStatus::Ok
-        },
-        error,
-        raw: None,
-    }
+        outcome,
+    )
+    .level(point.level().label())
+    .repeat(repeat)
 }
 
 /// The median of 3 sequential requests, or why the workload fails.
 fn service_time(running: &Gateway, workload: &Workload) -> Result<Duration, String> {
-    match load::sequential(running.addr(), workload.path, 0, 3) {
+    match loadgen::sequential(running.addr(), workload.path, 0, 3) {
         Ok(seq) => {
             let ns: Vec<f64> = seq.samples_ns.iter().map(|&n| n as f64).collect();
             Ok(Duration::from_nanos(crate::stats::median(&ns) as u64))
@@ -374,7 +431,7 @@ fn start_primed(s: &Session, variant: &'static Variant) -> Result<Gateway> {
         spec.connections = 8;
         spec.duration = s.profile.primer;
         spec.timeout = REQUEST_TIMEOUT;
-        load::run(&spec, &signals::interrupted)?;
+        loadgen::run(&spec, &signals::interrupted)?;
         drain(&running);
     }
     Ok(running)
@@ -402,7 +459,7 @@ fn leftover(load: &LoadResult) -> Duration {
 /// The manifest's word on a window the latency rule lengthened past the
 /// profile's duration (`None` when it did not): how long, and how many mean
 /// latencies it spans, or that it stopped at the cap short of the rule.
-fn window_note(load: &LoadResult, duration: Duration) -> Option<String> {
+fn window_note(load: &LoadRecord, duration: Duration) -> Option<String> {
     let window = load.elapsed_s;
     if load.mode != Mode::Closed || load.interrupted || window <= duration.as_secs_f64() + 1e-3 {
         return None;
@@ -424,6 +481,8 @@ struct Measured {
     load: LoadResult,
     samples: Vec<Sample>,
     window: Vec<Sample>,
+    /// The machine's per-CPU times at the window's edges.
+    cpu_edges: Vec<CpuTimes>,
     sampled: String,
 }
 
@@ -452,12 +511,17 @@ fn measure(s: &Session, running: &Gateway, workload: &Workload, point: Point) ->
     }
     let (sampler, sampled) = running.sampler(SAMPLE_EVERY)?;
     let mut window = Vec::new();
-    let result = load::run_observed(&spec, &signals::interrupted, &mut |edge| {
+    let mut cpu_edges = Vec::new();
+    let result = loadgen::run_observed(&spec, &signals::interrupted, &mut |edge| {
         if let Some(reading) = sampler.reading() {
             window.push(reading);
         }
+        cpu_edges.extend(CpuTimes::read());
         if edge == Edge::End && window.len() != 2 {
             window.clear(); // a missed edge: fall back to the periodic samples
+        }
+        if edge == Edge::End && cpu_edges.len() != 2 {
+            cpu_edges.clear();
         }
     });
     let samples = sampler.finish()?;
@@ -465,6 +529,7 @@ fn measure(s: &Session, running: &Gateway, workload: &Workload, point: Point) ->
         load: result?,
         samples,
         window,
+        cpu_edges,
         sampled,
     })
 }

@@ -16,12 +16,12 @@ use anyhow::{bail, Context, Result};
 
 use super::Gateway;
 use super::Session;
-use crate::manifest::Cell;
-use crate::raw::WarmSample;
+use crate::rundata::manifest::{Cell, Outcome};
+use crate::rundata::raw::WarmSample;
 use crate::rundata::{CellStatus, Client, Suite, WarmKey};
 use crate::variants::Variant;
 use crate::workloads::Workload;
-use crate::{load, results, signals, stats, tools};
+use crate::{results, signals, stats, tools};
 
 pub fn run(s: &mut Session) -> Result<()> {
     let curl = tools::simple("curl", &["--version"]).ok();
@@ -82,8 +82,7 @@ fn run_variant(
                 };
                 if let Some(reason) = &too_slow {
                     let mut c = cell(variant, workload, client, repeat, Ok(()));
-                    c.status = CellStatus::Skipped;
-                    c.error = Some(reason.clone());
+                    c.set(Outcome::Skipped(reason.clone()));
                     s.record(c)?;
                     continue;
                 }
@@ -141,21 +140,15 @@ fn cell(
     repeat: usize,
     outcome: Result<(), String>,
 ) -> Cell {
-    Cell {
-        suite: Suite::Warm,
-        variant: variant.name.to_owned(),
-        workload: Some(workload.name.to_owned()),
-        detail: client.name().to_owned(),
-        level: Some(client.name().to_owned()),
-        repeat: Some(repeat),
-        status: if outcome.is_ok() {
-            CellStatus::Ok
-        } else {
-            CellStatus::Failed
-        },
-        error: outcome.err(),
-        raw: None,
-    }
+    Cell::new(
+        Suite::Warm,
+        variant.name,
+        Some(workload.name),
+        client.name(),
+        Outcome::of(outcome),
+    )
+    .level(client.name())
+    .repeat(repeat)
 }
 
 /// The longest a (variant, workload) series may take.
@@ -164,7 +157,7 @@ const BUDGET: Duration = Duration::from_secs(60);
 /// Why a series would take over [`BUDGET`], from one probe request; `None`
 /// to measure it (a failing probe is measured, so the failure is recorded).
 fn too_slow(s: &Session, running: &Gateway, workload: &Workload) -> Option<String> {
-    let seq = load::sequential(running.addr(), workload.path, 0, 1).ok()?;
+    let seq = loadgen::sequential(running.addr(), workload.path, 0, 1).ok()?;
     let one = Duration::from_nanos(*seq.samples_ns.first()?);
     let n = (s.profile.warm_warmup + s.profile.warm_requests) as u32;
     (one * n > BUDGET).then(|| {
@@ -186,7 +179,7 @@ fn measure(
     let (warmup, count) = (s.profile.warm_warmup, s.profile.warm_requests);
     match curl {
         None => {
-            let seq = load::sequential(running.addr(), workload.path, warmup, count)?;
+            let seq = loadgen::sequential(running.addr(), workload.path, warmup, count)?;
             Ok(seq.samples_ns.iter().map(|&ns| ns as f64 / 1e3).collect())
         }
         Some(curl) => {

@@ -24,8 +24,8 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::{Cell, Manifest};
 use crate::report::summary;
+use crate::rundata::manifest::{Cell, Manifest};
 use crate::rundata::{CellStatus, Client, Level, RunData, VariantState, WarmKey};
 use crate::{results, stats, variants, workloads};
 

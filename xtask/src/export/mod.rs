@@ -55,7 +55,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
 /// Write the run's figures in `format` into `out`; the files written.
 pub fn export(root: &Path, format: Format, out: &Path) -> Result<Vec<PathBuf>> {
     let all = metrics::of(root)?;
-    let manifest = crate::manifest::Manifest::read(root)?;
+    let manifest = crate::rundata::manifest::Manifest::read(root)?;
     match format {
         Format::Bmf => {
             let path = out.join("bmf.json");

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::export::metrics::{self, Metric};
-use crate::manifest::Manifest;
 use crate::report::{html, markdown};
 use crate::results;
+use crate::rundata::manifest::Manifest;
 use crate::rundata::merged::MergeInfo;
 
 #[derive(clap::Args, Debug)]

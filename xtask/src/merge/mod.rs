@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::manifest::{Manifest, VariantStatus};
 use crate::results::{self, RunDir};
+use crate::rundata::manifest::{Manifest, VariantStatus};
 use crate::rundata::merged::{MergeInfo, Part};
 use crate::rundata::RunStatus;
 use crate::{files, report, variants};

@@ -1,7 +1,7 @@
 //! The check that a merge's parts ran on comparable machines (what they say
 //! about themselves is run data: `rundata::merged`).
 
-use crate::manifest::Manifest;
+use crate::rundata::manifest::Manifest;
 
 /// Every way the parts' machines, versions, revision or settings differ, as
 /// one line each ("CPU model: A (part x), B (part y)"). Host names and
@@ -39,8 +39,9 @@ pub fn differences(parts: &[(String, Manifest)]) -> Vec<String> {
             s.target, s.machine.cpu_model, s.machine.cpus
         ),
     });
-    let v =
-        |f: fn(&crate::manifest::Versions) -> &String| move |m: &Manifest| f(&m.versions).clone();
+    let v = |f: fn(&crate::rundata::manifest::Versions) -> &String| {
+        move |m: &Manifest| f(&m.versions).clone()
+    };
     check("kernel", &v(|v| &v.kernel));
     check("rustc", &v(|v| &v.rustc));
     check("wasmtime crate", &v(|v| &v.wasmtime_crate));

@@ -7,7 +7,6 @@
 //! before building it cleans the packages whose outputs it cannot vouch for,
 //! and a run measures only outputs whose record matches its own sources.
 
-pub mod hash;
 pub mod self_check;
 pub mod snapshot;
 
@@ -20,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::paths::Tree;
 use crate::variants::{Launch, Variant};
-use crate::{docker, paths, results};
+use crate::{docker, paths, results, source_hash};
 
 /// Where a package's outputs go in the target folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,14 +39,6 @@ impl Target {
             Target::Host => PathBuf::from("release"),
             Target::Wasm => Path::new(paths::WASM_TARGET).join("release"),
             Target::Static => Path::new(paths::STATIC_TARGET).join("release"),
-        }
-    }
-
-    fn cargo_args(self) -> Vec<&'static str> {
-        match self {
-            Target::Host => vec![],
-            Target::Wasm => vec!["--target", paths::WASM_TARGET],
-            Target::Static => vec!["--target", paths::STATIC_TARGET],
         }
     }
 
@@ -143,7 +134,7 @@ pub fn built(tree: &Tree, units: &BTreeSet<Unit>) -> BTreeSet<Unit> {
 /// The record of one unit's last build through `cargo xtask`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Entry {
-    /// [`hash::package_hash`] of the sources it was built from.
+    /// [`source_hash::package_hash`] of the sources it was built from.
     pub source_hash: String,
     /// The workspace it was built in.
     pub root: String,
@@ -259,9 +250,9 @@ pub enum Clean {
     All,
 }
 
-/// Before building `units` from `tree`: clean (`cargo clean -p`) each unit
-/// whose outputs may come from other sources, so cargo rebuilds it from
-/// these. Returns what was cleaned and why.
+/// Before building `units` from `tree`: make cargo rebuild each unit whose
+/// outputs may come from other sources ([`forget_fingerprints`]). Returns
+/// what was marked and why.
 pub fn prepare(tree: &Tree, units: &BTreeSet<Unit>, clean: Clean) -> Result<Vec<(Unit, String)>> {
     let mut record = Record::read(&tree.target);
     let mut cleaned = Vec::new();
@@ -269,7 +260,7 @@ pub fn prepare(tree: &Tree, units: &BTreeSet<Unit>, clean: Clean) -> Result<Vec<
         if !tree.has_package_dir(unit.package) {
             continue;
         }
-        let current = hash::package_hash(&tree.source, unit.package);
+        let current = source_hash::package_hash(&tree.source, unit.package);
         let entry = record.units.get(&unit.key());
         let why = match clean {
             Clean::All => Some("xtask was compiled from other sources".to_owned()),
@@ -281,9 +272,7 @@ pub fn prepare(tree: &Tree, units: &BTreeSet<Unit>, clean: Clean) -> Result<Vec<
                 unit.package,
                 unit.target.key()
             );
-            let mut args = vec!["clean", "--release", "-p", unit.package];
-            args.extend(unit.target.cargo_args());
-            tree.cargo(&args, &[])?;
+            forget_fingerprints(&tree.target, unit)?;
             cleaned.push((unit, why));
         }
         // Written before the build: an interrupted build leaves a record
@@ -300,6 +289,30 @@ pub fn prepare(tree: &Tree, units: &BTreeSet<Unit>, clean: Clean) -> Result<Vec<
     }
     record.write(&tree.target)?;
     Ok(cleaned)
+}
+
+/// Removes cargo's fingerprints of `unit`, so its next build compiles it
+/// again, overwriting its outputs in place. Not `cargo clean -p`: that
+/// deletes the libraries too, which another tree's test run sharing this
+/// target folder may be linking its doc-tests against at that moment.
+fn forget_fingerprints(target: &Path, unit: Unit) -> Result<()> {
+    let dir = target.join(unit.target.dir()).join(".fingerprint");
+    let prefix = format!("{}-", unit.package);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(()); // nothing built there yet
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // `<package>-<16 hex digits>`: not a package whose name extends it.
+        let ours = name
+            .strip_prefix(&prefix)
+            .is_some_and(|hash| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+        if ours {
+            std::fs::remove_dir_all(entry.path())
+                .with_context(|| format!("removing {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// After building `units`: the SHA-256 of each of their outputs.
@@ -345,7 +358,7 @@ pub fn verify(tree: &Tree, units: &BTreeSet<Unit>) -> Result<Provenance> {
         if !tree.has_package_dir(unit.package) {
             continue;
         }
-        let current = hash::package_hash(&tree.source, unit.package);
+        let current = source_hash::package_hash(&tree.source, unit.package);
         let problem = match record.units.get(&unit.key()) {
             None => Some("not built by `cargo xtask build` here".to_owned()),
             Some(entry) if entry.source_hash != current => Some(format!(
@@ -394,6 +407,39 @@ mod tests {
         dir
     }
 
+    #[test]
+    fn a_doubted_unit_loses_its_fingerprints_and_keeps_its_libraries() {
+        let target = scratch("fingerprints");
+        let release = target.join("release");
+        let prints = release.join(".fingerprint");
+        for name in [
+            "gateway-native-0123456789abcdef",
+            "gateway-native-fedcba9876543210",
+            "gateway-native-extra-0123456789abcdef",
+            "gateway-host-0123456789abcdef",
+        ] {
+            std::fs::create_dir_all(prints.join(name)).unwrap();
+        }
+        let lib = release.join("deps/libgateway_native-0123456789abcdef.rlib");
+        std::fs::create_dir_all(lib.parent().unwrap()).unwrap();
+        std::fs::write(&lib, b"rlib").unwrap();
+        forget_fingerprints(&target, Unit::new("gateway-native", Target::Host)).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(&prints)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "gateway-host-0123456789abcdef",
+                "gateway-native-extra-0123456789abcdef"
+            ]
+        );
+        assert!(lib.is_file(), "another tree's doc-tests may be linking it");
+        let _ = std::fs::remove_dir_all(&target);
+    }
+
     fn write(root: &Path, rel: &str, text: &str) {
         let path = root.join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -416,7 +462,7 @@ mod tests {
         let (a, b) = (scratch("a"), scratch("b"));
         tiny_workspace(&a);
         tiny_workspace(&b);
-        let hash = |root: &Path| hash::package_hash(root, "gateway-native");
+        let hash = |root: &Path| source_hash::package_hash(root, "gateway-native");
         assert_eq!(hash(&a), hash(&b));
         // Tests are not an input of the binary.
         write(&b, "gateway-native/tests/it.rs", "// another test");
@@ -455,7 +501,7 @@ mod tests {
         let root = crate::paths::project_root();
         for package in meta["packages"].as_array().unwrap() {
             let name = package["name"].as_str().unwrap();
-            let (_, dir, deps) = hash::PACKAGES
+            let (_, dir, deps) = source_hash::PACKAGES
                 .iter()
                 .find(|(n, _, _)| *n == name)
                 .unwrap_or_else(|| panic!("{name} is not in provenance::hash::PACKAGES"));

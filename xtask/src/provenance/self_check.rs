@@ -9,8 +9,9 @@ use std::os::unix::process::CommandExt as _;
 
 use anyhow::Result;
 
-use super::{hash, Target, Unit};
+use super::{Target, Unit};
 use crate::paths::Tree;
+use crate::source_hash;
 
 /// Set on the command run again, so a second mismatch is reported instead
 /// of looping.
@@ -24,7 +25,7 @@ pub const BUILT_FROM: &str = env!("WGB_XTASK_SOURCE_HASH");
 pub fn matches(root: &std::path::Path) -> Option<bool> {
     root.join("xtask/Cargo.toml")
         .is_file()
-        .then(|| hash::package_hash(root, "xtask") == BUILT_FROM)
+        .then(|| source_hash::package_hash(root, "xtask") == BUILT_FROM)
 }
 
 /// Returns when this binary is the workspace's; otherwise cleans and runs

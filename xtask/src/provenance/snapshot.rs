@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::{Target, Unit};
 use crate::files;
@@ -24,6 +24,15 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Copies one more file into `<snapshot>/<folder>/`; the copy's path.
+    pub fn stage(&self, file: &Path, folder: &str) -> Result<PathBuf> {
+        let into = self.dir.join(folder);
+        std::fs::create_dir_all(&into)?;
+        let copy = into.join(file.file_name().context("a file to stage has a name")?);
+        files::copy(file, &copy)?;
+        Ok(copy)
     }
 }
 

@@ -9,7 +9,7 @@ use super::hypotheses::{Hypothesis, Judgement};
 use super::plots::Rendered;
 use super::summary::{ColdRow, Summary};
 use super::{figures, format};
-use crate::manifest::{Cell, Manifest};
+use crate::rundata::manifest::{Cell, DisturbanceRule, Manifest};
 use crate::rundata::{CellStatus, ProfileRecord, Suite};
 use crate::{variants, workloads};
 
@@ -82,7 +82,7 @@ fn environment(d: &mut Document, m: &Manifest) {
         git.extend(text(" (uncommitted changes in the working tree)"));
     }
     row("git revision", git);
-    let machine = |m: &crate::manifest::Machine| {
+    let machine = |m: &crate::rundata::manifest::Machine| {
         format!(
             "{}, {} CPUs, {:.1} GiB memory, host {}",
             or_dash(&m.cpu_model),
@@ -139,6 +139,9 @@ fn environment(d: &mut Document, m: &Manifest) {
     );
     let v = &m.versions;
     row("page residency", text(residency(&m.residency)));
+    if let Some(rule) = &m.disturbance {
+        row("disturbance", text(disturbance(rule, &m.cells)));
+    }
     row("kernel", text(or_dash(&v.kernel)));
     row("rustc", text(or_dash(&v.rustc)));
     row("wasmtime (crate)", text(or_dash(&v.wasmtime_crate)));
@@ -228,10 +231,14 @@ fn what_ran(d: &mut Document, m: &Manifest) {
     if bad.is_empty() {
         d.para(md("No cell failed or was skipped."));
     } else {
-        d.heading(3, "Cells that failed, were skipped or were interrupted");
+        d.heading(
+            3,
+            "Cells that failed, were skipped, disturbed or interrupted",
+        );
         d.para(md(
             "None of these is in any table or chart. **skipped**: the cell could not measure \
-             a steady state within the profile's limits (the reason gives the arithmetic).",
+             a steady state within the profile's limits (the reason gives the arithmetic). \
+             **disturbed**: every attempt at it was (see *disturbance* above).",
         ));
         let mut t = Table::text(&[
             "suite", "variant", "workload", "detail", "repeat", "status", "reason",
@@ -249,6 +256,35 @@ fn what_ran(d: &mut Document, m: &Manifest) {
         }
         d.table(t);
     }
+}
+
+/// The rule throughput cells were judged by, and what it caught.
+fn disturbance(rule: &DisturbanceRule, cells: &[Cell]) -> String {
+    let rerun: usize = cells.iter().filter(|c| c.reruns > 0).count();
+    let attempts: usize = cells.iter().map(|c| c.reruns).sum();
+    let left_out = cells
+        .iter()
+        .filter(|c| c.status == CellStatus::Disturbed)
+        .count();
+    let caught = if rule.on_disturbance == "rerun" {
+        format!(
+            "measured again up to {} times, then left out as `disturbed`; {rerun} cells              measured again ({attempts} attempts), {left_out} left out",
+            rule.retries
+        )
+    } else {
+        "readings recorded only (`--on-disturbance record`): no cell measured again or left out"
+            .to_owned()
+    };
+    format!(
+        "a throughput cell with steal over {}% on CPU {} or {}, busy time on the gateway's          CPU {} not its own over {}% of the window, or CPU per request over {} MADs and {}%          off its earlier repeats is disturbed: {caught}",
+        rule.steal_pct,
+        rule.gateway_core,
+        rule.load_core,
+        rule.gateway_core,
+        rule.foreign_pct,
+        rule.outlier_mads,
+        rule.outlier_min_pct
+    )
 }
 
 /// `3 ok`, `2 ok, 1 failed`, or `-`.

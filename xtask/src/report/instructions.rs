@@ -15,13 +15,6 @@ use crate::rundata::instructions::InstructionsRaw;
 use crate::rundata::{RunData, VariantState};
 use crate::{results, variants, workloads};
 
-pub const HEADER: &[&str] = &[
-    "variant",
-    "workload",
-    "requests",
-    "instructions_per_request",
-];
-
 /// One row of `summary/instructions.csv`: all repeats of a (variant,
 /// workload) together, total instructions over total requests.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -101,7 +94,7 @@ pub fn write(data: &RunData) -> Result<()> {
     let rows = of(data);
     if !rows.is_empty() {
         let path = data.root.join("summary/instructions.csv");
-        results::write_csv_with_header(&path, HEADER, &rows)?;
+        results::write_csv_table(&path, &rows)?;
     }
     Ok(())
 }
@@ -181,7 +174,7 @@ pub fn screen_table(root: &Path) -> Result<String> {
             format::thousands(r.instructions_per_request.round() as u64)
         )?;
     }
-    let m = crate::manifest::Manifest::read(root)?;
+    let m = crate::rundata::manifest::Manifest::read(root)?;
     for v in m
         .variants
         .iter()

@@ -88,7 +88,7 @@ pub fn render(data: &RunData, s: &summary::Summary) -> Result<()> {
 /// The summary table printed at the end of `bench all`.
 pub fn screen_table(root: &Path) -> Result<String> {
     let s = summary::compute(root)?;
-    let manifest = crate::manifest::Manifest::read(root)?;
+    let manifest = crate::rundata::manifest::Manifest::read(root)?;
     let mut out = String::new();
     writeln!(
         out,

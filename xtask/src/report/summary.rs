@@ -17,9 +17,9 @@ use std::path::Path;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::raw::ColdSample;
+use crate::rundata::raw::ColdSample;
 use crate::rundata::{Client, ConnMode, RunData};
-use crate::{load, results, sample, stats, variants, workloads};
+use crate::{results, sample, stats, variants, workloads};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ColdRow {
@@ -144,56 +144,6 @@ pub struct OpenLoopRow {
     pub loadgen_cpu_pct: f64,
     pub bound: Bound,
 }
-
-pub const COLD_HEADER: &[&str] = &[
-    "variant", "n", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms", "max_ms",
-];
-pub const WARM_HEADER: &[&str] = &[
-    "variant", "workload", "client", "n", "p50_us", "p90_us", "p99_us", "mean_us",
-];
-pub const THROUGHPUT_HEADER: &[&str] = &[
-    "variant",
-    "workload",
-    "mode",
-    "connections",
-    "repeat",
-    "duration_s",
-    "requests",
-    "rps",
-    "p50_us",
-    "p90_us",
-    "p99_us",
-    "errors",
-    "rss_peak_kb",
-    "rss_mean_kb",
-    "gateway_cpu_pct",
-    "cpu_ms_per_1k",
-    "loadgen_cpu_pct",
-    "bound",
-    "little_ratio",
-    "steady",
-    "relay_cpu_pct",
-    "relay_rss_peak_kb",
-];
-pub const OPEN_LOOP_HEADER: &[&str] = &[
-    "variant",
-    "workload",
-    "connections",
-    "rate",
-    "repeat",
-    "duration_s",
-    "requests",
-    "rps",
-    "p50_us",
-    "p90_us",
-    "p99_us",
-    "errors",
-    "unsent_at_end",
-    "censored",
-    "gateway_cpu_pct",
-    "loadgen_cpu_pct",
-    "bound",
-];
 
 /// Everything summarized from one run's `raw/`.
 #[derive(Debug, Default)]
@@ -340,13 +290,13 @@ pub fn of(data: &RunData) -> Summary {
             0.0
         };
         let errors = l.errors.total() + l.non_2xx;
-        let lat = load::LatencySummary::of(&l.histogram);
+        let lat = loadgen::LatencySummary::of(&l.histogram);
         let usage = sample::window_usage(&cell.samples, &cell.window);
         let gateway_cpu_pct = usage.map_or(0.0, |u| u.cpu_pct_mean);
         let loadgen_cpu_pct = l.loadgen_cpu_pct();
         let bound = Bound::of(gateway_cpu_pct, loadgen_cpu_pct);
         match l.mode {
-            load::Mode::Closed => {
+            loadgen::Mode::Closed => {
                 let cpu_ms = usage.map_or(0.0, |u| u.cpu_ms);
                 let little_ratio = l.little_ratio().unwrap_or(0.0);
                 let wall_ms = duration_s * 1e3;
@@ -382,7 +332,7 @@ pub fn of(data: &RunData) -> Summary {
                     relay_rss_peak_kb: usage.and_then(|u| u.relay_rss_peak_kb),
                 });
             }
-            load::Mode::Open { rate } => summary.open_loop.push(OpenLoopRow {
+            loadgen::Mode::Open { rate } => summary.open_loop.push(OpenLoopRow {
                 variant: cell.variant.clone(),
                 workload: cell.workload.clone(),
                 connections: l.connections,
@@ -430,26 +380,17 @@ pub fn of(data: &RunData) -> Summary {
 
 /// Write the summary tables into the run folder.
 pub fn write(run: &Path, s: &Summary) -> Result<()> {
-    results::write_csv_with_header(&run.join("summary/cold_start.csv"), COLD_HEADER, &s.cold)?;
+    results::write_csv_table(&run.join("summary/cold_start.csv"), &s.cold)?;
     if !s.cold_hyperfine.is_empty() {
-        results::write_csv_with_header(
+        results::write_csv_table(
             &run.join("summary/cold_start_hyperfine.csv"),
-            COLD_HEADER,
             &s.cold_hyperfine,
         )?;
     }
-    results::write_csv_with_header(&run.join("summary/warm_latency.csv"), WARM_HEADER, &s.warm)?;
-    results::write_csv_with_header(
-        &run.join("aggregated/throughput.csv"),
-        THROUGHPUT_HEADER,
-        &s.throughput,
-    )?;
+    results::write_csv_table(&run.join("summary/warm_latency.csv"), &s.warm)?;
+    results::write_csv_table(&run.join("aggregated/throughput.csv"), &s.throughput)?;
     if !s.open_loop.is_empty() {
-        results::write_csv_with_header(
-            &run.join("aggregated/open_loop.csv"),
-            OPEN_LOOP_HEADER,
-            &s.open_loop,
-        )?;
+        results::write_csv_table(&run.join("aggregated/open_loop.csv"), &s.open_loop)?;
     }
     Ok(())
 }

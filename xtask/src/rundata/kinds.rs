@@ -77,6 +77,10 @@ named!(
         Skipped = "skipped",
         /// Cut short by Ctrl-C.
         Interrupted = "interrupted",
+        /// Measured, but disturbed (steal, foreign load on the gateway's
+        /// core, an outlier against its own repeats) in every attempt: left
+        /// out of every summary, with the reason.
+        Disturbed = "disturbed",
     }
 );
 
@@ -192,7 +196,7 @@ mod tests {
             CellStatus::ALL,
             CellStatus::name,
             CellStatus::from_name,
-            &["ok", "failed", "skipped", "interrupted"],
+            &["ok", "failed", "skipped", "interrupted", "disturbed"],
         );
         forms(
             VariantState::ALL,

@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::{Machine, Manifest};
+use crate::rundata::manifest::{Machine, Manifest};
 use crate::rundata::VariantState;
 
 /// One input run of a merge, as the merged manifest lists it.

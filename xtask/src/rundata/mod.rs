@@ -6,8 +6,10 @@
 pub mod instructions;
 pub mod keys;
 pub mod kinds;
+pub mod manifest;
 pub mod merged;
 pub mod profile;
+pub mod raw;
 pub mod soak;
 
 use std::collections::HashSet;
@@ -22,9 +24,9 @@ pub use keys::{
 pub use kinds::{CellStatus, Client, ConnMode, Method, RunStatus, Suite, VariantState};
 pub use profile::ProfileRecord;
 
-use crate::manifest::Manifest;
-use crate::raw::{ColdSample, ThroughputRaw, WarmSample};
 use crate::results;
+use crate::rundata::manifest::Manifest;
+use crate::rundata::raw::{ColdSample, ThroughputRaw, WarmSample};
 use instructions::InstructionsRaw;
 
 /// `raw/cold/<variant>.csv`, every repeat's samples.

@@ -40,7 +40,7 @@ pub fn mean(values: &[f64]) -> f64 {
 
 /// Microsecond samples into an HdrHistogram with 3 significant figures.
 pub fn histogram_us(samples_us: impl IntoIterator<Item = u64>) -> Histogram<u64> {
-    let mut hist = crate::load::new_histogram();
+    let mut hist = loadgen::new_histogram();
     for us in samples_us {
         hist.saturating_record(us.max(1));
     }

@@ -39,7 +39,7 @@ fn bench_all_writes_a_complete_consistent_run() {
     let _turn = one_bench_at_a_time();
     let out = std::env::temp_dir().join(format!("wgb-bench-all-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let status = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let status = Command::new(crate::support::xtask_exe())
         .args([
             "bench",
             "all",
@@ -215,7 +215,7 @@ fn bench_all_writes_a_complete_consistent_run() {
 
     // The report is rebuilt from raw/ alone, to the same bytes.
     let before = read(&out.join("aggregated/throughput.csv"));
-    let status = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let status = Command::new(crate::support::xtask_exe())
         .arg("report")
         .arg(&out)
         .status()
@@ -234,7 +234,7 @@ fn a_cells_leftover_queue_is_not_charged_to_the_next_cell() {
     let _turn = one_bench_at_a_time();
     let out = std::env::temp_dir().join(format!("wgb-bench-drain-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let output = Command::new(crate::support::xtask_exe())
         .args([
             "bench",
             "throughput",
@@ -309,7 +309,7 @@ fn a_wrong_name_fails_before_the_build() {
         ),
     ];
     for (args, message) in cases {
-        let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        let output = Command::new(crate::support::xtask_exe())
             .args(["bench", "all"])
             .args(args)
             // As a user runs it: building first unless the arguments fail.
@@ -331,7 +331,7 @@ fn a_wrong_name_fails_before_the_build() {
 /// `bench micro` checks its folders before it builds the benchmarks.
 #[test]
 fn micro_checks_its_folder_before_the_build() {
-    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let output = Command::new(crate::support::xtask_exe())
         .args(["bench", "micro", "--into", "/nonexistent/wgb-run"])
         .output()
         .unwrap();

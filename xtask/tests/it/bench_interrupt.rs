@@ -39,7 +39,7 @@ fn sigint_mid_suite_tears_everything_down_and_keeps_finished_cells() {
     let _turn = one_bench_at_a_time();
     let out = std::env::temp_dir().join(format!("wgb-bench-int-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let mut bench = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let mut bench = Command::new(crate::support::xtask_exe())
         .args([
             "bench",
             "throughput",

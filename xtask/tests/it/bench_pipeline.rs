@@ -150,7 +150,7 @@ fn run_script(script: &str, env: &[(&str, &Path)]) -> String {
         .arg(format!(
             "cargo() {{ [ \"$1\" = xtask ] || exit 99; shift; \"$XTASK\" \"$@\"; }}\n{script}"
         ))
-        .env("XTASK", env!("CARGO_BIN_EXE_xtask"))
+        .env("XTASK", crate::support::xtask_exe())
         .env("GITHUB_SERVER_URL", "https://github.com")
         .env("GITHUB_REPOSITORY", "owner/repo");
     for (k, v) in env {

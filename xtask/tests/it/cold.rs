@@ -25,7 +25,7 @@ fn version_calls(real: &Path, samples: usize) -> usize {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let status = Command::new(crate::support::xtask_exe())
         .args([
             "bench",
             "cold",

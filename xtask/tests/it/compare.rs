@@ -8,10 +8,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::support::{one_bench_at_a_time, text};
-use xtask::manifest::{Cell, Git, Manifest, VariantStatus};
-use xtask::raw::ColdSample;
 use xtask::report::summary;
 use xtask::rundata::instructions::InstructionsRaw;
+use xtask::rundata::manifest::{Cell, Git, Manifest, VariantStatus};
+use xtask::rundata::raw::ColdSample;
 use xtask::rundata::{CellStatus, Suite, VariantState};
 
 /// Fixed "noise": multipliers around 1 with a mean of exactly 1.
@@ -148,6 +148,7 @@ impl Run {
             status: CellStatus::Failed,
             error: Some(error.to_owned()),
             raw: None,
+            reruns: 0,
         });
         self
     }
@@ -239,7 +240,7 @@ impl Run {
 }
 
 fn compare(base: &Path, head: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
+    Command::new(crate::support::xtask_exe())
         .arg("compare")
         .arg(base)
         .arg(head)
@@ -841,7 +842,7 @@ fn a_client_bound_cell_is_judged_on_cpu_per_request() {
 fn bench_aa_with_the_calibration_knob_flags_head() {
     let _turn = one_bench_at_a_time();
     let out = temp!("aa").join("ab");
-    let run = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let run = Command::new(crate::support::xtask_exe())
         .args([
             "bench",
             "aa",

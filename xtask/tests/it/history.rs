@@ -34,7 +34,7 @@ const REV: [&str; 3] = [
 ];
 
 fn history(runs: &[&PathBuf], out: &Path) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut cmd = Command::new(crate::support::xtask_exe());
     cmd.arg("history");
     for r in runs {
         cmd.arg(r);

@@ -27,7 +27,7 @@ fn valgrind() -> bool {
 /// `cargo xtask ARGS --out OUT`, measuring what is built (`cargo xtask
 /// test` builds first; a test does not).
 fn xtask(args: &[&str], out: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
+    Command::new(crate::support::xtask_exe())
         .env("WGB_NO_BUILD", "true")
         .args(args)
         .arg("--out")

@@ -149,7 +149,7 @@ fn merged_run_is_the_same_whatever_the_order_and_summarizes_as_the_whole() {
         ["wasm_host_wasmtime_embedded", "wasm_host_wasmtime"]
     );
     assert!(info.mixed.is_empty());
-    let m = xtask::manifest::Manifest::read(&ab).unwrap();
+    let m = xtask::rundata::manifest::Manifest::read(&ab).unwrap();
     let vs: Vec<&str> = m.variants.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(
         vs,

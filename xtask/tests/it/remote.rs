@@ -56,7 +56,7 @@ fn a_variant_run_through_the_agent_answers_as_here_and_leaves_nothing() {
         config: Some(server.config.clone()),
     };
     let upstream = Upstream::start("127.0.0.1:0".parse().unwrap(), None, None).unwrap();
-    let agent_exe = Path::new(env!("CARGO_BIN_EXE_xtask"));
+    let agent_exe = &crate::support::xtask_exe();
     let mut agent = Server::connect(
         &host,
         agent_exe,
@@ -153,7 +153,7 @@ fn the_agent_ends_with_its_stdin_and_removes_only_a_folder_of_its_own() {
     // server_host.rs counts the agent folders on this host.
     let _turn = crate::support::one_bench_at_a_time();
     let agent = |dir: &str| {
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
+        Command::new(crate::support::xtask_exe())
             .args(["agent", "--remove-on-exit", dir])
             .stdin(std::process::Stdio::null())
             .output()

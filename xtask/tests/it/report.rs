@@ -13,11 +13,11 @@ use crate::support::{copy_tree, fixture};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use xtask::load::{new_histogram, Errors, LatencySummary, LoadResult, Mode};
-use xtask::manifest::{Cell, Git, Machine, Manifest, Pinning, VariantStatus, Versions};
-use xtask::raw::{ColdSample, ThroughputRaw, WarmSample};
+use loadgen::{new_histogram, Errors, LatencySummary, LoadResult, Mode};
 use xtask::report::hypotheses::{self, Verdict};
 use xtask::report::summary::{Bound, ColdRow, Summary, ThroughputRow, WarmRow};
+use xtask::rundata::manifest::{Cell, Git, Machine, Manifest, Pinning, VariantStatus, Versions};
+use xtask::rundata::raw::{ColdSample, ThroughputRaw, WarmSample};
 use xtask::rundata::{CellStatus, Client, ConnMode, Suite, VariantState};
 use xtask::sample::Sample;
 
@@ -176,6 +176,7 @@ fn cell(suite: &str, variant: &str, workload: &str, detail: &str, repeat: Option
         status: CellStatus::Ok,
         error: None,
         raw: None,
+        reruns: 0,
     }
 }
 
@@ -301,11 +302,13 @@ fn generate(dir: &Path) {
                             }
                             .to_owned(),
                             repeat,
-                            load,
+                            load: load.into(),
                             samples,
                             window: Vec::new(),
                             sample_interval_ms: 50,
                             sampled: "process 4242 and descendants".to_owned(),
+                            disturbance: None,
+                            disturbed_attempts: Vec::new(),
                         },
                     );
                     c.raw = Some(raw);
@@ -341,11 +344,13 @@ fn generate(dir: &Path) {
                     workload: "hello".to_owned(),
                     path: "/".to_owned(),
                     repeat: 0,
-                    load,
+                    load: load.into(),
                     samples: Vec::new(),
                     window: Vec::new(),
                     sample_interval_ms: 50,
                     sampled: "process 4242 and descendants".to_owned(),
+                    disturbance: None,
+                    disturbed_attempts: Vec::new(),
                 },
             );
             let mut c = cell(
@@ -412,6 +417,7 @@ fn generate(dir: &Path) {
         },
         server: None,
         residency: "release".to_owned(),
+        disturbance: None,
         variants: vec![
             VariantStatus {
                 name: "native_local".into(),

@@ -29,7 +29,7 @@ fn children_of(pid: u32) -> Vec<u32> {
 }
 
 fn run_then_terminate(variant: &str, expected_hello: &str) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut cmd = Command::new(crate::support::xtask_exe());
     cmd.args(["run", variant, "--listen"])
         .arg(if variant == "native_docker" {
             format!("127.0.0.1:{}", probe::free_port().unwrap())
@@ -83,7 +83,7 @@ fn run_native_docker_stops_cleanly_on_sigterm() {
 
 #[test]
 fn run_an_unknown_variant_says_which_exist() {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let out = Command::new(crate::support::xtask_exe())
         .args(["run", "native"])
         .output()
         .unwrap();

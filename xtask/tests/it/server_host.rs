@@ -69,7 +69,7 @@ fn text_of(out: &Output) -> String {
 }
 
 fn bench(out: &Path, extra: &[&str], variants: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
+    Command::new(crate::support::xtask_exe())
         .args([
             "bench",
             "all",
@@ -190,7 +190,7 @@ fn what_cannot_run_on_a_server_host_says_why() {
     let base = temp!("refused");
 
     // The study's hyperfine loop runs here only: skipped, with the reason.
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let out = Command::new(crate::support::xtask_exe())
         .args([
             "bench",
             "cold",
@@ -222,7 +222,7 @@ fn what_cannot_run_on_a_server_host_says_why() {
     );
 
     // A command that measures this machine only refuses the flag.
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let out = Command::new(crate::support::xtask_exe())
         .args(["bench", "headroom", "--server-host", "wgb-server"])
         .output()
         .unwrap();
@@ -245,7 +245,7 @@ fn what_cannot_run_on_a_server_host_says_why() {
         format!("Host wgb-dead\n  HostName 127.0.0.1\n  Port {port}\n"),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let out = Command::new(crate::support::xtask_exe())
         .args(["bench", "cold", "--variants", "native_local"])
         .args(["--server-host", "wgb-dead", "--ssh-config"])
         .arg(&dead)
@@ -264,7 +264,7 @@ fn what_cannot_run_on_a_server_host_says_why() {
 
 /// Start `bench throughput` on the server host; its child and run folder.
 fn remote_throughput(config: &str, out: &Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
+    Command::new(crate::support::xtask_exe())
         .args(["bench", "throughput", "--variants", "native_local"])
         .args(["--workloads", "hello,proxy", "--connections", "4"])
         .args(["--duration", "1", "--repeats", "3", "--no-report"])
@@ -364,7 +364,7 @@ fn bench_aa_runs_every_round_on_the_server_host() {
     let base = temp!("aa");
     let out = base.join("ab");
     let before = left_on_host();
-    let run = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let run = Command::new(crate::support::xtask_exe())
         .args(["bench", "aa", "--no-build", "--variants", "native_local"])
         .args(["--workloads", "hello", "--connections", "4"])
         .args(["--duration", "0.3", "--rounds", "3", "--no-report"])

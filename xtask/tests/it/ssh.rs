@@ -129,7 +129,7 @@ fn a_process_started_over_ssh_runs_is_stopped_and_leaves_nothing() {
 
     // The machine facts are this machine's (the server is this machine).
     let (machine, kernel) = host.machine().unwrap();
-    let local = xtask::manifest::machine();
+    let local = xtask::rundata::manifest::machine();
     assert_eq!(machine.cpu_model, local.cpu_model);
     assert_eq!(machine.cpus, local.cpus);
     assert_eq!(machine.hostname, local.hostname);

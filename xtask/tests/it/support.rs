@@ -50,12 +50,19 @@ pub fn owner_label(pid: u32) -> String {
     format!("label=wasm-gateway-bench.owner={pid}")
 }
 
+/// The xtask binary under test: the copy `cargo xtask test` staged beside
+/// the gateways (`WGB_BIN_DIR`), which another tree's build into the shared
+/// target folder cannot replace mid-run; else the one cargo built.
+pub fn xtask_exe() -> PathBuf {
+    std::env::var_os("WGB_BIN_DIR")
+        .map(|dir| PathBuf::from(dir).join("xtask"))
+        .filter(|exe| exe.is_file())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_xtask")))
+}
+
 /// Run `cargo xtask ARGS` to success; its stdout.
 pub fn xtask_ok(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = Command::new(xtask_exe()).args(args).output().unwrap();
     assert!(out.status.success(), "xtask {args:?}: {}", text(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

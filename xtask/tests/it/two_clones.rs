@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use xtask::manifest::Manifest;
 use xtask::probe;
-use xtask::provenance::hash::package_hash;
+use xtask::rundata::manifest::Manifest;
 use xtask::rundata::CellStatus;
+use xtask::source_hash::package_hash;
 
 use crate::support::{exit_within, one_bench_at_a_time, run_listening, text};
 
@@ -70,7 +70,7 @@ fn git(dir: &Path, args: &[&str]) {
 /// the clone's xtask), with the shared target folder. The binary is this
 /// test's xtask, built from the same xtask sources as clone A's.
 fn xtask_in(clone: &Path, target: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut cmd = Command::new(crate::support::xtask_exe());
     cmd.current_dir(clone)
         .env("CARGO_MANIFEST_DIR", clone.join("xtask"))
         .env("CARGO_TARGET_DIR", target)
@@ -261,5 +261,75 @@ fn two_clones_sharing_a_target_folder_each_measure_and_serve_their_own_build() {
     );
     eprintln!("a: run --no-build after b's build:\n{}", text(&out).trim());
 
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// `GET /` of `xtask run native_local` started by `cmd`.
+fn hello_of(cmd: Command) -> String {
+    let (mut child, addr, _) = run_listening(cmd, "native_local");
+    let reply = probe::get(addr, "/", Duration::from_secs(5)).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    exit_within(
+        &mut child,
+        Duration::from_secs(20),
+        "xtask run ignored SIGTERM",
+    );
+    assert_eq!(reply.status, 200);
+    reply.body_text()
+}
+
+/// This tree's `run native_local` as the tests start it: from the copy
+/// `cargo xtask test` staged (`WGB_BIN_DIR`), without building.
+fn served_here() -> String {
+    let mut cmd = Command::new(crate::support::xtask_exe());
+    cmd.args([
+        "run",
+        "native_local",
+        "--no-build",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        "127.0.0.1:0",
+    ]);
+    hello_of(cmd)
+}
+
+/// Another tree building into the target folder these tests run from (a
+/// second runner on the host, a developer's clone) while they run: that
+/// tree's build replaces the target folder's binaries and build record, and
+/// serves its own body; this tree's tests run the copy `cargo xtask test`
+/// staged, so they keep serving this tree's body, during and after.
+#[test]
+fn another_tree_building_into_this_target_folder_during_the_tests_changes_nothing_here() {
+    assert!(
+        std::env::var_os("WGB_BIN_DIR").is_some(),
+        "run under `cargo xtask test`, which stages this tree's build (WGB_BIN_DIR)"
+    );
+    let target = xtask::paths::target_dir();
+    let base = temp!("other-tree");
+    let b = base.join("b");
+    clone_into(&b);
+    let workloads = b.join("gateway-native/src/handlers.rs");
+    let source = std::fs::read_to_string(&workloads).unwrap();
+    std::fs::write(
+        &workloads,
+        source.replacen(r#"b"hello")"#, r#"b"hello from b")"#, 1),
+    )
+    .unwrap();
+    assert_eq!(served_here(), "hello");
+    // B builds what native_local needs into the shared folder and serves it.
+    let builder = {
+        let (b, target) = (b.clone(), target.clone());
+        std::thread::spawn(move || served_hello(&b, &target, &[("WGB_XTASK_REBUILT", "1")]))
+    };
+    let mut during = 0;
+    while !builder.is_finished() {
+        assert_eq!(served_here(), "hello", "while the other tree builds");
+        during += 1;
+    }
+    assert_eq!(builder.join().unwrap(), "hello from b");
+    assert!(during > 0, "the other tree's build ended before any check");
+    assert_eq!(served_here(), "hello", "after the other tree built");
+    eprintln!("this tree served its own body {during} times while the other built");
     let _ = std::fs::remove_dir_all(&base);
 }

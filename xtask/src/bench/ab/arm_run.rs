@@ -10,9 +10,9 @@ use anyhow::{bail, Context, Result};
 use super::args::AbSettings;
 use super::Arm;
 use crate::files::{copy, copy_tree};
-use crate::manifest::{Cell, Manifest, VariantStatus};
 use crate::report;
 use crate::results::{self, RunDir};
+use crate::rundata::manifest::{Cell, Manifest, VariantStatus};
 use crate::rundata::{InstructionsKey, RawKey, RunStatus, Suite, ThroughputKey, VariantState};
 
 /// Merge an arm's round folders into one run folder whose repeats are the
@@ -166,7 +166,7 @@ pub(super) fn empty_run(root: &Path, ab: &AbSettings, arm: &Arm, failed: &[&Stri
         command: std::env::args().collect::<Vec<_>>().join(" "),
         suites: vec![ab.suite.clone()],
         status: format!("failed: {reason}"),
-        git: crate::manifest::Git {
+        git: crate::rundata::manifest::Git {
             revision: arm.sha.clone(),
             dirty: arm.dirty,
             ..Default::default()

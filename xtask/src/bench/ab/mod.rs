@@ -44,7 +44,7 @@ mod build;
 mod rounds;
 mod worktree;
 
-pub use args::{AaArgs, AbSettings, AbArgs};
+pub use args::{AaArgs, AbArgs, AbSettings};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -205,7 +205,7 @@ fn run_aa(args: &AaArgs) -> Result<Comparison> {
     let ab = &args.ab;
     let plan = plan(ab)?;
     let root = paths::project_root();
-    let git = crate::manifest::git();
+    let git = crate::rundata::manifest::git();
     let started = Instant::now();
     let bin = plan.out.join("bin/aa");
     let mut base = Arm {

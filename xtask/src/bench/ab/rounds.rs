@@ -201,7 +201,14 @@ pub(super) fn measure_and_compare(
     Ok(c)
 }
 
-fn round_command(exe: &Path, ab: &AbSettings, plan: &Plan, arm: &Arm, k: usize, dir: &Path) -> Command {
+fn round_command(
+    exe: &Path,
+    ab: &AbSettings,
+    plan: &Plan,
+    arm: &Arm,
+    k: usize,
+    dir: &Path,
+) -> Command {
     let mut cmd = Command::new(exe);
     cmd.arg("bench")
         .arg(&ab.suite)

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{frame, legend, log_axis, ordered_variants, tick_plain, Axis, Chart, Entry, Mark};
-use crate::raw::ColdSample;
+use crate::rundata::raw::ColdSample;
 use crate::rundata::RunData;
 use crate::stats::percentile;
 

@@ -1,34 +1,11 @@
-//! The built-in load generator, replacing `wrk` (closed loop) and `wrk2`
-//! (open loop, constant rate) for the throughput suite, plus the warm suite's
-//! one-connection latency client.
-//!
-//! It should not be the bottleneck: one thread drives every connection from
-//! an epoll loop (`mio`), with non-blocking sockets, request bytes built
-//! once, read buffers reused, and a histogram allocated up front, so the hot
-//! path does not allocate. Where it is the bottleneck anyway (one connection
-//! per request costs the client as much kernel work as the server), the
-//! result says so: it carries the load thread's CPU time over the window.
-//!
-//! ```no_run
-//! # fn main() -> anyhow::Result<()> {
-//! use std::time::Duration;
-//! use xtask::load::{self, LoadSpec, Mode};
-//! let mut spec = LoadSpec::new("127.0.0.1:18081".parse()?);
-//! spec.connections = 100;
-//! spec.duration = Duration::from_secs(30);
-//! spec.warmup = Duration::from_secs(5);
-//! spec.mode = Mode::Open { rate: 5000.0 };
-//! spec.pin_cpu = Some(1);
-//! let result = load::run(&spec, &xtask::signals::interrupted)?;
-//! println!("{} rps, p99 {} µs", result.rps, result.latency.p99_us);
-//! # Ok(()) }
-//! ```
+#![doc = include_str!("../README.md")]
 
 mod closed;
 mod conn;
 mod engine;
 mod http;
 mod open;
+mod pin;
 mod sequential;
 mod stats;
 mod timer;
@@ -40,6 +17,7 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 pub use sequential::{sequential, sequential_with, Sequential, SequentialSpec};
+pub use stats::histogram_base64;
 pub use stats::{
     histogram_from_v2, histogram_to_v2, new_histogram, record_latency, Errors, LatencySummary,
     LoadResult, HIST_MAX_US,
@@ -178,10 +156,7 @@ pub fn run_observed(
     if spec.timeout.is_zero() {
         bail!("the request timeout must be positive");
     }
-    let _pin = spec
-        .pin_cpu
-        .map(crate::affinity::pin_current_thread)
-        .transpose()?;
+    let _pin = spec.pin_cpu.map(pin::pin_current_thread).transpose()?;
     match spec.mode {
         Mode::Closed => engine::drive(spec, &mut closed::Closed, stop, edge),
         Mode::Open { rate } => {

@@ -25,7 +25,8 @@ pub const PACKAGES: &[(&str, &str, &[&str])] = &[
     ),
     ("upstream-echo", "upstream-echo", &["gateway-native"]),
     ("gateway-wasm", "gateway-wasm", &[]),
-    ("xtask", "xtask", &["gateway-native"]),
+    ("loadgen", "loadgen", &[]),
+    ("xtask", "xtask", &["gateway-native", "loadgen"]),
 ];
 
 /// What of a package folder goes into its build: not its tests or benches.

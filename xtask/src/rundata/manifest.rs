@@ -35,8 +35,27 @@ pub struct Manifest {
     /// Empty in runs made before the setting existed (they kept them).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub residency: String,
+    /// How throughput cells were judged for disturbance (absent: they were
+    /// not, e.g. unpinned, on a server host, or a run made before the check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disturbance: Option<DisturbanceRule>,
     pub variants: Vec<VariantStatus>,
     pub cells: Vec<Cell>,
+}
+
+/// The rule a run judged its throughput cells by (`disturbance.rs`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DisturbanceRule {
+    /// `rerun` (measure again, then record as `disturbed`) or `record` (keep
+    /// the readings only).
+    pub on_disturbance: String,
+    pub gateway_core: usize,
+    pub load_core: usize,
+    pub steal_pct: f64,
+    pub foreign_pct: f64,
+    pub outlier_mads: f64,
+    pub outlier_min_pct: f64,
+    pub retries: usize,
 }
 
 /// The server host of a remote run, and the path to it.
@@ -138,6 +157,101 @@ pub struct Cell {
     pub error: Option<String>,
     /// The raw file, relative to the run folder.
     pub raw: Option<String>,
+    /// How often the cell was measured again because an attempt was
+    /// disturbed (the attempts' readings are in its raw file).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reruns: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// How a cell ended: the one input [`Cell::new`] takes for its status and
+/// error, so a cell never says `failed` without why, or `ok` with an error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Ok,
+    /// Not run, with the reason.
+    Skipped(String),
+    Failed(String),
+    /// Cut short by Ctrl-C.
+    Interrupted,
+    /// Measured, but disturbed, with why.
+    Disturbed(String),
+}
+
+impl Outcome {
+    /// `Ok(())` is ok; an error message is a failure.
+    pub fn of(result: Result<(), String>) -> Outcome {
+        match result {
+            Ok(()) => Outcome::Ok,
+            Err(e) => Outcome::Failed(e),
+        }
+    }
+
+    pub fn status(&self) -> CellStatus {
+        self.clone().parts().0
+    }
+
+    fn parts(self) -> (CellStatus, Option<String>) {
+        match self {
+            Outcome::Ok => (CellStatus::Ok, None),
+            Outcome::Skipped(why) => (CellStatus::Skipped, Some(why)),
+            Outcome::Failed(why) => (CellStatus::Failed, Some(why)),
+            Outcome::Interrupted => (CellStatus::Interrupted, None),
+            Outcome::Disturbed(why) => (CellStatus::Disturbed, Some(why)),
+        }
+    }
+}
+
+impl Cell {
+    /// A cell of `suite` for `variant` (and `workload`), as it ended; its
+    /// repeat, level and raw file are added with the methods below.
+    pub fn new(
+        suite: Suite,
+        variant: &str,
+        workload: Option<&str>,
+        detail: impl Into<String>,
+        outcome: Outcome,
+    ) -> Cell {
+        let (status, error) = outcome.parts();
+        Cell {
+            suite,
+            variant: variant.to_owned(),
+            workload: workload.map(str::to_owned),
+            detail: detail.into(),
+            repeat: None,
+            level: None,
+            status,
+            error,
+            raw: None,
+            reruns: 0,
+        }
+    }
+
+    pub fn repeat(mut self, repeat: usize) -> Cell {
+        self.repeat = Some(repeat);
+        self
+    }
+
+    /// The level or warm client, as the raw file's key names it.
+    pub fn level(mut self, level: impl Into<String>) -> Cell {
+        self.level = Some(level.into());
+        self
+    }
+
+    /// The raw file, relative to the run folder.
+    pub fn raw(mut self, raw: &Path) -> Cell {
+        self.raw = Some(raw.display().to_string());
+        self
+    }
+
+    /// The cell ended otherwise than first recorded (e.g. the gateway died
+    /// after the measurement).
+    pub fn set(&mut self, outcome: Outcome) {
+        (self.status, self.error) = outcome.parts();
+    }
 }
 
 impl Manifest {
@@ -175,11 +289,11 @@ fn first_line(program: &str, args: &[&str]) -> String {
 pub fn git() -> Git {
     let root_dir = crate::paths::project_root();
     let root = root_dir.to_string_lossy();
-    let sources = crate::provenance::hash::PACKAGES
+    let sources = crate::source_hash::PACKAGES
         .iter()
         .filter(|(name, dir, _)| *name != "xtask" && root_dir.join(dir).is_dir())
         .map(|(name, _, _)| {
-            let hash = crate::provenance::hash::package_hash(&root_dir, name);
+            let hash = crate::source_hash::package_hash(&root_dir, name);
             ((*name).to_owned(), hash)
         })
         .collect();

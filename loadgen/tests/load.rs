@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use xtask::load::{self, LoadResult, LoadSpec, Mode};
+use loadgen::{LoadResult, LoadSpec, Mode};
 
 struct Server {
     addr: SocketAddr,
@@ -128,7 +128,7 @@ fn assert_no_errors(r: &LoadResult) {
 #[test]
 fn closed_loop_latency_and_rate_follow_the_server_delay() {
     let server = spawn_server(true, |s| answer(s, Reply::hello(2)));
-    let r = load::run(&spec(server.addr, 4, 1000), &never).unwrap();
+    let r = loadgen::run(&spec(server.addr, 4, 1000), &never).unwrap();
     assert_no_errors(&r);
     assert!(!r.interrupted && !r.reached_max_requests);
     assert!((r.elapsed_s - 1.0).abs() < 1e-6, "{}", r.elapsed_s);
@@ -171,7 +171,7 @@ fn refused_connections_are_counted_without_spinning() {
     };
     let started = Instant::now();
     let cpu = thread_cpu();
-    let r = load::run(&spec(addr, 4, 1000), &never).unwrap();
+    let r = loadgen::run(&spec(addr, 4, 1000), &never).unwrap();
     let cpu = thread_cpu() - cpu;
     let wall = started.elapsed();
     // SAFETY: closing our own fd.
@@ -209,7 +209,7 @@ fn resets_are_read_errors() {
         }
         drop(s);
     });
-    let r = load::run(&spec(server.addr, 2, 500), &never).unwrap();
+    let r = loadgen::run(&spec(server.addr, 2, 500), &never).unwrap();
     assert_eq!(r.completed(), 0);
     assert!(r.errors.read > 0, "{:?}", r.errors);
     assert_eq!(r.errors.timeout, 0, "{:?}", r.errors);
@@ -223,7 +223,7 @@ fn silent_server_times_out_and_connections_are_reopened() {
     let server = spawn_server(false, move |s| keep.lock().unwrap().push(s));
     let mut s = spec(server.addr, 2, 1000);
     s.timeout = Duration::from_millis(200);
-    let r = load::run(&s, &never).unwrap();
+    let r = loadgen::run(&s, &never).unwrap();
     assert_eq!(r.completed(), 0);
     // 2 connections x 1 s / (200 ms + up to one 5 ms tick) = 8-10.
     assert!(
@@ -248,7 +248,7 @@ fn non_2xx_answers_are_counted_apart_from_throughput() {
             },
         )
     });
-    let r = load::run(&spec(server.addr, 2, 500), &never).unwrap();
+    let r = loadgen::run(&spec(server.addr, 2, 500), &never).unwrap();
     assert!(r.non_2xx > 0);
     assert_eq!(r.ok, 0);
     assert_eq!(r.rps, 0.0);
@@ -265,7 +265,7 @@ fn open_loop(rate: f64) -> LoadResult {
     let server = spawn_server(false, |s| answer(s, Reply::hello(5)));
     let mut s = spec(server.addr, 2, 1500);
     s.mode = Mode::Open { rate };
-    load::run(&s, &never).unwrap()
+    loadgen::run(&s, &never).unwrap()
 }
 
 #[test]
@@ -308,7 +308,7 @@ fn keep_alive_reuses_connections() {
     let mut s = spec(server.addr, 2, 5000);
     s.keep_alive = true;
     s.max_requests = Some(300);
-    let r = load::run(&s, &never).unwrap();
+    let r = loadgen::run(&s, &never).unwrap();
     assert_no_errors(&r);
     assert!(r.reached_max_requests);
     assert_eq!(r.ok, 300);
@@ -321,7 +321,7 @@ fn server_close_means_a_new_connection_per_request() {
     let server = spawn_server(true, |s| answer(s, Reply::hello(0)));
     let mut s = spec(server.addr, 2, 5000);
     s.max_requests = Some(300);
-    let r = load::run(&s, &never).unwrap();
+    let r = loadgen::run(&s, &never).unwrap();
     assert_no_errors(&r);
     assert_eq!(r.ok, 300);
     assert!(server.accepted.load(Ordering::SeqCst) >= 300);
@@ -340,7 +340,7 @@ fn body_delimited_by_close_completes_at_eof() {
     });
     let mut s = spec(server.addr, 2, 2000);
     s.max_requests = Some(100);
-    let r = load::run(&s, &never).unwrap();
+    let r = loadgen::run(&s, &never).unwrap();
     assert_no_errors(&r);
     assert_eq!(r.ok, 100);
 }
@@ -351,7 +351,7 @@ fn warmup_is_run_but_not_measured() {
     let mut s = spec(server.addr, 2, 400);
     s.warmup = Duration::from_millis(400);
     let started = Instant::now();
-    let r = load::run(&s, &never).unwrap();
+    let r = loadgen::run(&s, &never).unwrap();
     assert!(started.elapsed() >= Duration::from_millis(800));
     assert!((r.elapsed_s - 0.4).abs() < 1e-6, "{}", r.elapsed_s);
     assert_no_errors(&r);
@@ -369,7 +369,7 @@ fn stop_flag_ends_the_run_early() {
     let server = spawn_server(true, |s| answer(s, Reply::hello(1)));
     let started = Instant::now();
     let stop = move || started.elapsed() > Duration::from_millis(300);
-    let r = load::run(&spec(server.addr, 2, 10_000), &stop).unwrap();
+    let r = loadgen::run(&spec(server.addr, 2, 10_000), &stop).unwrap();
     let wall = started.elapsed();
     assert!(r.interrupted);
     assert!(wall < Duration::from_millis(600), "ran {wall:?}");
@@ -381,10 +381,10 @@ fn stop_flag_ends_the_run_early() {
 fn bad_specs_are_rejected() {
     let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
     let mut s = spec(addr, 0, 100);
-    assert!(load::run(&s, &never).is_err());
+    assert!(loadgen::run(&s, &never).is_err());
     s.connections = 1;
     s.mode = Mode::Open { rate: 0.0 };
-    assert!(load::run(&s, &never).is_err());
+    assert!(loadgen::run(&s, &never).is_err());
 }
 
 #[test]
@@ -392,13 +392,13 @@ fn result_json_carries_the_histogram() {
     let server = spawn_server(true, |s| answer(s, Reply::hello(0)));
     let mut s = spec(server.addr, 2, 2000);
     s.max_requests = Some(50);
-    let r = load::run(&s, &never).unwrap();
+    let r = loadgen::run(&s, &never).unwrap();
     let json = serde_json::to_string(&r).unwrap();
     let back = LoadResult::from_json(&json).unwrap();
     assert_eq!(back.histogram.len(), 50);
     assert_eq!(back.latency, r.latency);
     assert_eq!(
-        load::histogram_from_v2(&r.histogram_v2()).unwrap().len(),
+        loadgen::histogram_from_v2(&r.histogram_v2()).unwrap().len(),
         50
     );
 }
@@ -414,7 +414,7 @@ fn sequential_on_a_keep_alive_server_uses_one_connection() {
             },
         )
     });
-    let seq = load::sequential(server.addr, "/", 5, 50).unwrap();
+    let seq = loadgen::sequential(server.addr, "/", 5, 50).unwrap();
     assert_eq!(seq.samples_ns.len(), 50);
     assert_eq!(seq.histogram.len(), 50);
     assert_eq!(seq.connects, 1);
@@ -428,7 +428,7 @@ fn sequential_on_a_keep_alive_server_uses_one_connection() {
 #[test]
 fn sequential_reconnects_when_the_server_closes() {
     let server = spawn_server(true, |s| answer(s, Reply::hello(1)));
-    let seq = load::sequential(server.addr, "/", 3, 20).unwrap();
+    let seq = loadgen::sequential(server.addr, "/", 3, 20).unwrap();
     assert_eq!(seq.samples_ns.len(), 20);
     assert_eq!(seq.connects, 23);
     // Each sample includes the 1 ms service time.
@@ -446,7 +446,7 @@ fn sequential_fails_on_error_status() {
             },
         )
     });
-    let err = load::sequential(server.addr, "/", 0, 5).unwrap_err();
+    let err = loadgen::sequential(server.addr, "/", 0, 5).unwrap_err();
     assert!(format!("{err:#}").contains("503"), "{err:#}");
 }
 
@@ -473,7 +473,7 @@ fn a_steady_warm_up_waits_for_every_connection() {
     s.warmup = Duration::from_millis(50);
     s.steady = true;
     s.warmup_max = Duration::from_secs(10);
-    let r = load::run(&s, &never).unwrap();
+    let r = loadgen::run(&s, &never).unwrap();
     assert_no_errors(&r);
     assert!(r.steady);
     assert!(r.warmup_s >= 0.35, "warm-up {} s", r.warmup_s);
@@ -484,7 +484,7 @@ fn a_steady_warm_up_waits_for_every_connection() {
     );
     // Without it the window opens after the fixed warm-up, queue or not.
     s.steady = false;
-    let r = load::run(&s, &never).unwrap();
+    let r = loadgen::run(&s, &never).unwrap();
     assert!(r.warmup_s < 0.1, "warm-up {} s", r.warmup_s);
 }
 
@@ -494,13 +494,13 @@ fn the_window_edges_are_reported_and_the_load_thread_measured() {
     let mut s = spec(server.addr, 4, 400);
     s.warmup = Duration::from_millis(100);
     let mut edges = Vec::new();
-    let r = load::run_observed(&s, &never, &mut |e| {
+    let r = loadgen::run_observed(&s, &never, &mut |e| {
         edges.push((e, std::time::Instant::now()))
     })
     .unwrap();
     assert_eq!(edges.len(), 2);
-    assert_eq!(edges[0].0, load::Edge::Start);
-    assert_eq!(edges[1].0, load::Edge::End);
+    assert_eq!(edges[0].0, loadgen::Edge::Start);
+    assert_eq!(edges[1].0, loadgen::Edge::End);
     let span = edges[1].1 - edges[0].1;
     assert!(
         (span.as_secs_f64() - r.elapsed_s).abs() < 0.01,
@@ -533,13 +533,13 @@ fn closed_window_spans_the_mean_latencies_asked() {
     s.steady = true;
     s.warmup_max = Duration::from_secs(5);
 
-    let plain = load::run(&s, &never).unwrap();
+    let plain = loadgen::run(&s, &never).unwrap();
     assert_no_errors(&plain);
     assert!((plain.elapsed_s - 0.2).abs() < 1e-6, "{}", plain.elapsed_s);
 
     s.window_latencies = 3.0;
     s.window_max = Duration::from_secs(10);
-    let r = load::run(&s, &never).unwrap();
+    let r = loadgen::run(&s, &never).unwrap();
     assert_no_errors(&r);
     let mean_s = r.latency.mean_us / 1e6;
     assert!(
@@ -558,7 +558,7 @@ fn closed_window_spans_the_mean_latencies_asked() {
 
     // The cap wins over the rule, never over the duration.
     s.window_max = Duration::from_millis(300);
-    let capped = load::run(&s, &never).unwrap();
+    let capped = loadgen::run(&s, &never).unwrap();
     assert!(
         (capped.elapsed_s - 0.3).abs() < 1e-6,
         "{}",
