@@ -238,7 +238,8 @@ fn what_ran(d: &mut Document, m: &Manifest) {
         d.para(md(
             "None of these is in any table or chart. **skipped**: the cell could not measure \
              a steady state within the profile's limits (the reason gives the arithmetic). \
-             **disturbed**: every attempt at it was (see *disturbance* above).",
+             **disturbed**: measured, but every attempt was disturbed (steal, foreign load on the \
+             gateway's core, or an outlier against its own repeats).",
         ));
         let mut t = Table::text(&[
             "suite", "variant", "workload", "detail", "repeat", "status", "reason",

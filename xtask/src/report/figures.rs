@@ -198,35 +198,12 @@ pub fn peak_point(s: &Summary, variant: &str, workload: &str) -> Option<Point> {
         .max_by(|a, b| a.mean.total_cmp(&b.mean))
 }
 
-/// A cell a verdict may rest on: it measured the gateway (bound by it, or by
-/// neither side, not by the load generator) in a steady state. Disturbed
-/// cells never reach the summary.
-pub fn clean(r: &ThroughputRow) -> bool {
-    r.steady && r.bound != Bound::Client
-}
-
-/// (variant, workload)'s `close` cells with resource samples, and how many
-/// of them are [`clean`]: what a CPU-per-request verdict rests on.
-pub fn clean_of(rows: &[ThroughputRow], variant: &str, workload: &str) -> (usize, usize) {
-    let cells: Vec<&ThroughputRow> = rows
-        .iter()
-        .filter(|r| {
-            r.variant == variant && r.workload == workload && !r.keep_alive() && r.rss_peak_kb > 0
-        })
-        .collect();
-    (cells.iter().filter(|r| clean(r)).count(), cells.len())
-}
-
-/// CPU ms per 1000 requests of each repeat over the workload's [`clean`]
+/// CPU ms per 1000 requests of each repeat over all of the workload's
 /// `close` cells (each repeat's CPU time over its requests), repeat order.
 pub fn cpu_per_1k_by_repeat(rows: &[ThroughputRow], variant: &str, workload: &str) -> Vec<f64> {
     let mut by: std::collections::BTreeMap<usize, (f64, u64)> = Default::default();
     for r in rows.iter().filter(|r| {
-        r.variant == variant
-            && r.workload == workload
-            && !r.keep_alive()
-            && r.rss_peak_kb > 0
-            && clean(r)
+        r.variant == variant && r.workload == workload && !r.keep_alive() && r.rss_peak_kb > 0
     }) {
         let e = by.entry(r.repeat).or_default();
         e.0 += r.cpu_ms_per_1k * r.requests as f64 / 1000.0;

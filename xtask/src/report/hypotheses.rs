@@ -232,13 +232,13 @@ struct Relative {
 fn relative(s: &Summary, a: &str, b: &str, workload: &str) -> Option<Relative> {
     let pa = figures::peak_point(s, a, workload)?;
     let pb = figures::peak_point(s, b, workload)?;
-    if pa.bound == Bound::Gateway && pb.bound == Bound::Gateway && pa.steady && pb.steady {
+    if pa.bound == Bound::Gateway && pb.bound == Bound::Gateway {
         let estimate = Estimate::ratio(&pb.rps, &pa.rps)?;
         return Some(Relative {
             estimate,
             measure: "peak requests/s",
             basis: format!(
-                "peak rps, both gateway-bound and steady: {a} {} (@{}), {b} {} (@{})",
+                "peak rps, both gateway-bound: {a} {} (@{}), {b} {} (@{})",
                 format::rps(pa.mean),
                 pa.connections,
                 format::rps(pb.mean),
@@ -252,16 +252,12 @@ fn relative(s: &Summary, a: &str, b: &str, workload: &str) -> Option<Relative> {
     let cb = figures::cpu_per_1k_by_repeat(&s.throughput, b, workload);
     let estimate = Estimate::ratio(&ca, &cb)?;
     let mean = |v: &[f64]| crate::stats::mean(v);
-    let ((clean_a, all_a), (clean_b, all_b)) = (
-        figures::clean_of(&s.throughput, a, workload),
-        figures::clean_of(&s.throughput, b, workload),
-    );
     Some(Relative {
         estimate,
         measure: "requests per CPU second",
         basis: format!(
-            "CPU ms per 1000 requests, as a peak cell was not gateway-bound and steady ({a} {}, \
-             {b} {}): {a} {} ({clean_a} of {all_a} cells clean), {b} {} ({clean_b} of {all_b})",
+            "CPU ms per 1000 requests, as a peak cell was not gateway-bound ({a} {}, {b} {}): \
+             {a} {}, {b} {}",
             pa.bound.name(),
             pb.bound.name(),
             format::ms(mean(&ca)),
