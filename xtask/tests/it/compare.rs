@@ -10,9 +10,9 @@ use std::process::{Command, Output};
 use crate::support::{one_bench_at_a_time, text};
 use xtask::report::summary;
 use xtask::rundata::instructions::InstructionsRaw;
-use xtask::rundata::manifest::{Cell, Git, Manifest, VariantStatus};
+use xtask::rundata::manifest::{Cell, Git, Manifest, Outcome, VariantStatus};
 use xtask::rundata::raw::ColdSample;
-use xtask::rundata::{CellStatus, Suite, VariantState};
+use xtask::rundata::{Suite, VariantState};
 
 /// Fixed "noise": multipliers around 1 with a mean of exactly 1.
 const WIGGLE: [f64; 6] = [0.0, 0.6, -0.4, 0.9, -0.8, -0.3];
@@ -138,18 +138,16 @@ impl Run {
         level: Option<&str>,
         error: &str,
     ) -> Run {
-        self.cells.push(Cell {
-            suite: Suite::from_name(suite).expect("a suite"),
-            variant: variant.to_owned(),
-            workload: Some(workload.to_owned()),
-            detail: detail.to_owned(),
-            level: level.map(str::to_owned),
-            repeat: Some(0),
-            status: CellStatus::Failed,
-            error: Some(error.to_owned()),
-            raw: None,
-            reruns: 0,
-        });
+        let mut cell = Cell::new(
+            Suite::from_name(suite).expect("a suite"),
+            variant,
+            Some(workload),
+            detail,
+            Outcome::Failed(error.to_owned()),
+        )
+        .repeat(0);
+        cell.level = level.map(str::to_owned);
+        self.cells.push(cell);
         self
     }
 

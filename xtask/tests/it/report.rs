@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use loadgen::{new_histogram, Errors, LatencySummary, LoadResult, Mode};
 use xtask::report::hypotheses::{self, Verdict};
 use xtask::report::summary::{Bound, ColdRow, Summary, ThroughputRow, WarmRow};
-use xtask::rundata::manifest::{Cell, Git, Machine, Manifest, Pinning, VariantStatus, Versions};
+use xtask::rundata::manifest::{
+    Cell, Git, Machine, Manifest, Outcome, Pinning, VariantStatus, Versions,
+};
 use xtask::rundata::raw::{ColdSample, ThroughputRaw, WarmSample};
 use xtask::rundata::{CellStatus, Client, ConnMode, Suite, VariantState};
 use xtask::sample::Sample;
@@ -78,7 +80,7 @@ fn wobble(i: usize) -> f64 {
 
 /// Per variant: cold ms, warm hello p50 µs, compute µs, hello rps at
 /// 10/100 connections, compute rps, RSS KiB, CPU ms per 1000 hello requests.
-struct Profile {
+struct Traits {
     cold_ms: f64,
     warm_us: f64,
     compute_us: f64,
@@ -88,9 +90,9 @@ struct Profile {
     cpu_per_1k: f64,
 }
 
-fn profile(variant: &str) -> Profile {
+fn traits(variant: &str) -> Traits {
     match variant {
-        "native_local" => Profile {
+        "native_local" => Traits {
             cold_ms: 0.9,
             warm_us: 70.0,
             compute_us: 7600.0,
@@ -99,7 +101,7 @@ fn profile(variant: &str) -> Profile {
             rss_kb: 2_300,
             cpu_per_1k: 20.0,
         },
-        "native_docker" => Profile {
+        "native_docker" => Traits {
             cold_ms: 420.0,
             warm_us: 95.0,
             compute_us: 7700.0,
@@ -108,7 +110,7 @@ fn profile(variant: &str) -> Profile {
             rss_kb: 3_100,
             cpu_per_1k: 45.0,
         },
-        "wasm_host_wasmtime_embedded" => Profile {
+        "wasm_host_wasmtime_embedded" => Traits {
             cold_ms: 95.0,
             warm_us: 115.0,
             compute_us: 7900.0,
@@ -117,7 +119,7 @@ fn profile(variant: &str) -> Profile {
             rss_kb: 18_000,
             cpu_per_1k: 95.0,
         },
-        _ => Profile {
+        _ => Traits {
             cold_ms: 14.0,
             warm_us: 9_500.0,
             compute_us: 17_000.0,
@@ -166,18 +168,15 @@ fn load_result(mode: Mode, connections: usize, rps: f64, latency_us: f64) -> Loa
 }
 
 fn cell(suite: &str, variant: &str, workload: &str, detail: &str, repeat: Option<usize>) -> Cell {
-    Cell {
-        suite: Suite::from_name(suite).expect("a suite"),
-        variant: variant.to_owned(),
-        workload: Some(workload.to_owned()),
-        detail: detail.to_owned(),
-        level: None,
-        repeat,
-        status: CellStatus::Ok,
-        error: None,
-        raw: None,
-        reruns: 0,
-    }
+    let mut cell = Cell::new(
+        Suite::from_name(suite).expect("a suite"),
+        variant,
+        Some(workload),
+        detail,
+        Outcome::Ok,
+    );
+    cell.repeat = repeat;
+    cell
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) {
@@ -200,7 +199,7 @@ fn write_csv<T: serde::Serialize>(path: &Path, rows: &[T]) {
 fn generate(dir: &Path) {
     let mut cells = Vec::new();
     for v in VARIANTS_MEASURED {
-        let p = profile(v);
+        let p = traits(v);
         // Cold: 2 repeats x 4 samples.
         let mut rows = Vec::new();
         for repeat in 0..2 {
@@ -323,7 +322,7 @@ fn generate(dir: &Path) {
     }
     // Open loop: two variants, hello, two offered rates.
     for v in ["native_local", "wasm_host_wasmtime_embedded"] {
-        let p = profile(v);
+        let p = traits(v);
         for rate in [1000.0f64, 5000.0] {
             let queueing = if v == "native_local" {
                 1.0
